@@ -1,0 +1,104 @@
+# coldtrace build. Every program lands in build/bin/, objects and dependency files in build/obj/.
+# `make` builds, `make check` runs the whole suite, `make demo` shows the product working.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= gcc
+
+PKGS_COMMON := libpq libsodium
+PKGS_MQTT   := libmosquitto
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_COMMON) $(PKGS_MQTT) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
+           -Iservices/common $(PKG_CFLAGS)
+LDLIBS_COMMON := $(shell pkg-config --libs $(PKGS_COMMON) 2>/dev/null) -lm
+LDLIBS_MQTT   := $(shell pkg-config --libs $(PKGS_MQTT) 2>/dev/null)
+LDLIBS_CRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null)
+
+COMMON_SRC := $(wildcard services/common/*.c)
+INGEST_SRC := $(wildcard ingest/*.c)
+CLI_SRC    := $(wildcard services/cli/*.c)
+SIM_SRC    := $(wildcard contrib/sim/*.c)
+BENCH_SRC  := $(wildcard contrib/bench/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBCOMMON := $(BUILD)/libcoldtrace-common.a
+PROGRAMS  := $(BUILD)/bin/coldtrace-ingest $(BUILD)/bin/coldtrace $(BUILD)/bin/coldtrace-sim
+BENCHES   := $(patsubst contrib/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
+UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps check unit demo bench install clean asan coverage format
+all: $(PROGRAMS) $(BENCHES)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/coldtrace-ingest: $(call obj,$(INGEST_SRC)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
+
+$(BUILD)/bin/coldtrace: $(call obj,$(CLI_SRC)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+
+$(BUILD)/bin/coldtrace-sim: $(call obj,$(SIM_SRC)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
+
+$(BUILD)/bin/%: $(BUILD)/obj/contrib/bench/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+
+deps:
+	@contrib/deps.sh
+
+unit: $(UNITS)
+
+# The whole suite: unit tests, SQL schema tests and integration tests, each against
+# its own throwaway PostgreSQL and mosquitto. Ends with "N passed, N failed".
+check: deps
+	$(MAKE) all unit
+	tests/run
+
+demo: deps
+	$(MAKE) all
+	contrib/demo.sh
+
+bench: deps
+	$(MAKE) all
+	contrib/bench/run.sh
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" all unit
+
+coverage:
+	$(MAKE) BUILD=build/cov CFLAGS="-O0 -g --coverage" all unit
+
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/coldtrace/sql/migrations
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 sql/migrations/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/migrations/
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/
+
+format:
+	clang-format -i $(COMMON_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) services/common/*.h ingest/*.h
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

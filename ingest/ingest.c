@@ -1,0 +1,355 @@
+/*
+ * ingest: batches of parsed messages → store → acks.
+ *
+ * DESIGN. Invariants the delivery guarantee rests on:
+ *  - a message is parsed when it arrives and held, whole, until the transaction that handles
+ *    it has committed; nothing is ever dropped from the held batch on an error;
+ *  - acks are taken only from committed transactions (store_write's result) and queued for
+ *    publication; a publish that fails is retried, and publishing the same ack twice is
+ *    harmless because acks are retained and monotonic;
+ *  - while the database is unreachable the batch keeps growing up to max_pending_bytes, then
+ *    ingest_full() tells main to stop reading from the broker, which leaves the rest queued in
+ *    the broker's persistent session (and, behind it, in the devices' own stores);
+ *  - a batch is committed when it reaches batch_max_records or batch_max_ms after its first
+ *    message, whichever comes first — the bound on ack latency under light load.
+ */
+#include "ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "payload.h"
+#include "ts.h"
+
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+
+struct ingest {
+	struct db *db;
+	struct store *store;
+	struct payload_parser *parser;
+	struct payload_limits limits;
+	struct message *batch;
+	size_t n, cap, records, bytes;
+	int64_t first_ms; /* when the oldest held message arrived */
+	int64_t next_db_try_ms, backoff_ms, next_gap_ms;
+	struct store_ack *acks;
+	size_t n_acks, cap_acks;
+	struct ingest_stats stats;
+};
+
+static int ingest_connect(struct ingest *ing)
+{
+	if (!ing->db) {
+		if (db_connect(config.pg_conninfo, "coldtrace-ingest", &ing->db) < 0)
+			return -1;
+	} else if (db_reset(ing->db) < 0) {
+		return -1;
+	}
+	if (!ing->store)
+		return store_new(ing->db, config.topic_prefix, &ing->store);
+	return store_prepare(ing->store);
+}
+
+int ingest_new(struct ingest **out)
+{
+	struct ingest *ing = calloc(1, sizeof(*ing));
+
+	*out = NULL;
+	if (!ing || payload_parser_new(&ing->parser) < 0) {
+		free(ing);
+		return -1;
+	}
+	ing->limits.max_age_us = (int64_t)config.max_record_age_s * TS_US_PER_S;
+	ing->limits.max_future_us = (int64_t)config.max_future_s * TS_US_PER_S;
+	ing->backoff_ms = BACKOFF_MIN_MS;
+	if (ingest_connect(ing) < 0)
+		log_warn("ingest: database not reachable yet; will retry");
+	*out = ing;
+	return 0;
+}
+
+void ingest_free(struct ingest *ing)
+{
+	if (!ing)
+		return;
+	for (size_t i = 0; i < ing->n; i++)
+		payload_message_release(&ing->batch[i]);
+	free(ing->batch);
+	free(ing->acks);
+	store_free(ing->store);
+	db_free(ing->db);
+	payload_parser_free(ing->parser);
+	free(ing);
+}
+
+/* A topic that is not {prefix}/dev/{valid id}/up still gets a dead letter, under a
+ * sanitised device name, so that nothing is dropped silently. */
+static void topic_fallback_device(const char *topic, char out[DEVICE_ID_MAX + 1])
+{
+	size_t n = 0;
+
+	for (const char *p = topic; *p && n < DEVICE_ID_MAX; p++)
+		out[n++] = payload_device_id_ok(p, 1) ? *p : '_';
+	out[n] = '\0';
+}
+
+int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_t len)
+{
+	struct message *m;
+	int rc;
+
+	if (ing->n == ing->cap) {
+		size_t n = ing->cap ? ing->cap * 2 : 256;
+		struct message *b = realloc(ing->batch, n * sizeof(*b));
+		if (!b)
+			return -1;
+		ing->batch = b;
+		ing->cap = n;
+	}
+	m = &ing->batch[ing->n];
+	memset(m, 0, sizeof(*m));
+	m->received_us = ts_now_us();
+	if (payload_topic_device(config.topic_prefix, topic, m->device) < 0) {
+		topic_fallback_device(topic, m->device);
+		rc = payload_parse(ing->parser, m, payload, len, m->received_us, &ing->limits);
+		m->reason = "bad_topic";
+		snprintf(m->detail, sizeof(m->detail), "not an uplink topic: %.120s", topic);
+	} else {
+		rc = payload_parse(ing->parser, m, payload, len, m->received_us, &ing->limits);
+	}
+	if (rc == -2) {
+		payload_message_release(m);
+		return -1;
+	}
+	if (m->reason)
+		log_info("ingest: device %s: message rejected: %s (%s)", m->device, m->reason,
+			 m->detail);
+	if (ing->n == 0)
+		ing->first_ms = ts_mono_ms();
+	ing->n++;
+	ing->records += m->n_records ? m->n_records : 1;
+	ing->bytes += len;
+	ing->stats.messages++;
+	ing->stats.records += m->n_records;
+	return 0;
+}
+
+bool ingest_full(const struct ingest *ing)
+{
+	return ing->bytes >= (size_t)config.max_pending_bytes;
+}
+
+static int queue_acks(struct ingest *ing, const struct store_result *res)
+{
+	if (ing->n_acks + res->n_acks > ing->cap_acks) {
+		size_t n = ing->cap_acks ? ing->cap_acks : 256;
+		while (n < ing->n_acks + res->n_acks)
+			n *= 2;
+		struct store_ack *a = realloc(ing->acks, n * sizeof(*a));
+		if (!a)
+			return -1;
+		ing->acks = a;
+		ing->cap_acks = n;
+	}
+	memcpy(ing->acks + ing->n_acks, res->acks, res->n_acks * sizeof(*res->acks));
+	ing->n_acks += res->n_acks;
+	ing->stats.acks += res->n_acks;
+	return 0;
+}
+
+static void count(struct ingest *ing, const struct store_result *res)
+{
+	ing->stats.readings += (uint64_t)res->readings;
+	ing->stats.events += (uint64_t)res->events;
+	ing->stats.duplicates += (uint64_t)res->duplicates;
+	ing->stats.conflicts += (uint64_t)res->conflicts;
+	ing->stats.dead_letters += (uint64_t)res->dead_letters;
+}
+
+/* How many held messages, from the oldest, make up one transaction. */
+static size_t chunk_size(const struct ingest *ing)
+{
+	size_t k = 0, records = 0;
+
+	while (k < ing->n && (k == 0 || records < (size_t)config.batch_max_records)) {
+		records += ing->batch[k].n_records ? ing->batch[k].n_records : 1;
+		k++;
+	}
+	return k;
+}
+
+static void drop_front(struct ingest *ing, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		ing->records -= ing->batch[i].n_records ? ing->batch[i].n_records : 1;
+		ing->bytes -= ing->batch[i].len;
+		payload_message_release(&ing->batch[i]);
+	}
+	memmove(ing->batch, ing->batch + k, (ing->n - k) * sizeof(*ing->batch));
+	ing->n -= k;
+	ing->first_ms = ts_mono_ms();
+}
+
+static void note_db_failure(struct ingest *ing, int64_t now_ms)
+{
+	ing->stats.flush_failures++;
+	ing->next_db_try_ms = now_ms + ing->backoff_ms;
+	ing->backoff_ms = ing->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ing->backoff_ms * 2;
+}
+
+static void absorb(struct ingest *ing, struct store_result *res)
+{
+	count(ing, res);
+	if (queue_acks(ing, res) < 0)
+		log_error("ingest: out of memory queueing %zu acks; they follow the next commit",
+			  res->n_acks);
+	store_result_release(res);
+}
+
+/* Failures worth retrying as they are: lost connection, deadlock or serialization
+ * (class 40), resources (53), shutdown (57). Anything else is about the data. */
+static bool transient_failure(const struct db *db)
+{
+	const char *st = db_sqlstate(db);
+
+	return db_lost(db) || strncmp(st, "40", 2) == 0 || strncmp(st, "53", 2) == 0 ||
+	       strncmp(st, "57", 2) == 0 || strncmp(st, "08", 2) == 0 || st[0] == '\0';
+}
+
+/* The database refused a batch although the connection is fine: some message in it trips
+ * a constraint or a bug. Write the messages one by one and dead-letter, whole, any message
+ * that still fails, so one poison message cannot stall every device behind it. */
+static int isolate_poison(struct ingest *ing, size_t k)
+{
+	struct store_result res;
+
+	for (size_t i = 0; i < k; i++) {
+		struct message *m = &ing->batch[i];
+		if (store_write(ing->store, m, 1, &res) == 0) {
+			absorb(ing, &res);
+			continue;
+		}
+		if (transient_failure(ing->db))
+			return -1;
+		log_error("ingest: device %s: message refused by the database; dead-lettered whole",
+			  m->device);
+		m->reason = "store_failed";
+		snprintf(m->detail, sizeof(m->detail), "%.150s", db_error(ing->db));
+		if (store_write(ing->store, m, 1, &res) < 0)
+			return -1;
+		absorb(ing, &res);
+	}
+	return 0;
+}
+
+/* One transaction for the oldest chunk. 0 committed, -1 not (kept for a retry). */
+static int flush_chunk(struct ingest *ing, int64_t now_ms)
+{
+	struct store_result res;
+	size_t k = chunk_size(ing);
+	int64_t t0 = ts_mono_ms();
+
+	if (store_write(ing->store, ing->batch, k, &res) == 0) {
+		absorb(ing, &res);
+	} else if (transient_failure(ing->db) || isolate_poison(ing, k) < 0) {
+		note_db_failure(ing, now_ms);
+		return -1;
+	}
+	ing->stats.flushes++;
+	ing->stats.last_flush_ms = ts_mono_ms() - t0;
+	log_debug("ingest: committed %zu messages in %lld ms", k, (long long)ing->stats.last_flush_ms);
+	drop_front(ing, k);
+	ing->backoff_ms = BACKOFF_MIN_MS;
+	return 0;
+}
+
+static bool db_ready(struct ingest *ing, int64_t now_ms)
+{
+	if (ing->db && ing->store && db_alive(ing->db))
+		return true;
+	if (now_ms < ing->next_db_try_ms)
+		return false;
+	if (ingest_connect(ing) < 0) {
+		note_db_failure(ing, now_ms);
+		return false;
+	}
+	log_info("ingest: database connected");
+	ing->backoff_ms = BACKOFF_MIN_MS;
+	return true;
+}
+
+static bool flush_due(const struct ingest *ing, int64_t now_ms)
+{
+	return ing->n > 0 && (ing->records >= (size_t)config.batch_max_records ||
+			      now_ms - ing->first_ms >= config.batch_max_ms || ingest_full(ing));
+}
+
+static void check_gaps(struct ingest *ing, int64_t now_ms)
+{
+	struct store_result res;
+
+	ing->next_gap_ms = now_ms + config.gap_check_s * 1000;
+	if (store_close_gaps(ing->store, config.gap_timeout_s, &res) < 0) {
+		note_db_failure(ing, now_ms);
+		return;
+	}
+	if (res.n_acks) {
+		log_warn("ingest: recorded sequence gaps of %zu devices after %ld s; acks moved past them",
+			 res.n_acks, config.gap_timeout_s);
+		ing->stats.gaps_closed += res.n_acks;
+	}
+	queue_acks(ing, &res);
+	store_result_release(&res);
+}
+
+int ingest_tick(struct ingest *ing, int64_t now_ms)
+{
+	int64_t wait;
+
+	while (flush_due(ing, now_ms) && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms)) {
+		if (flush_chunk(ing, now_ms) < 0)
+			break;
+		now_ms = ts_mono_ms();
+	}
+	if (now_ms >= ing->next_gap_ms && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms))
+		check_gaps(ing, now_ms);
+	wait = ing->n ? ing->first_ms + config.batch_max_ms - now_ms : 1000;
+	if (now_ms < ing->next_db_try_ms && ing->next_db_try_ms - now_ms < wait)
+		wait = ing->next_db_try_ms - now_ms;
+	return wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
+}
+
+int ingest_drain(struct ingest *ing, int64_t deadline_ms)
+{
+	while (ing->n > 0) {
+		int64_t now = ts_mono_ms();
+		if (now >= deadline_ms)
+			return -1;
+		if (now >= ing->next_db_try_ms && db_ready(ing, now))
+			flush_chunk(ing, now);
+		else
+			ts_sleep_ms(50);
+	}
+	return 0;
+}
+
+const struct store_ack *ingest_acks(const struct ingest *ing, size_t *n)
+{
+	*n = ing->n_acks;
+	return ing->acks;
+}
+
+void ingest_acks_done(struct ingest *ing, size_t n)
+{
+	memmove(ing->acks, ing->acks + n, (ing->n_acks - n) * sizeof(*ing->acks));
+	ing->n_acks -= n;
+}
+
+const struct ingest_stats *ingest_stats(const struct ingest *ing)
+{
+	return &ing->stats;
+}
