@@ -12,7 +12,7 @@ PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_COMMON) $(PKGS_MQTT) 2>/dev/nu
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
            -Iservices/common $(PKG_CFLAGS)
 LDLIBS_COMMON := $(shell pkg-config --libs $(PKGS_COMMON) 2>/dev/null) -lm
 LDLIBS_MQTT   := $(shell pkg-config --libs $(PKGS_MQTT) 2>/dev/null)

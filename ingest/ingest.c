@@ -35,7 +35,7 @@ struct ingest {
 	struct message *batch;
 	size_t n, cap, records, bytes;
 	int64_t first_ms; /* when the oldest held message arrived */
-	int64_t next_db_try_ms, backoff_ms, next_gap_ms;
+	int64_t next_db_try_ms, backoff_ms, next_gap_ms, next_maintenance_ms;
 	struct store_ack *acks;
 	size_t n_acks, cap_acks;
 	struct ingest_stats stats;
@@ -306,6 +306,20 @@ static void check_gaps(struct ingest *ing, int64_t now_ms)
 	store_result_release(&res);
 }
 
+static void maintain(struct ingest *ing, int64_t now_ms)
+{
+	int dropped;
+
+	ing->next_maintenance_ms = now_ms + config.maintenance_s * 1000;
+	if (store_maintain(ing->store, config.retention_days, &dropped) < 0) {
+		note_db_failure(ing, now_ms);
+		return;
+	}
+	if (dropped)
+		log_info("ingest: retention dropped %d readings partitions older than %ld days", dropped,
+			 config.retention_days);
+}
+
 int ingest_tick(struct ingest *ing, int64_t now_ms)
 {
 	int64_t wait;
@@ -317,6 +331,9 @@ int ingest_tick(struct ingest *ing, int64_t now_ms)
 	}
 	if (now_ms >= ing->next_gap_ms && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms))
 		check_gaps(ing, now_ms);
+	if (now_ms >= ing->next_maintenance_ms && now_ms >= ing->next_db_try_ms &&
+	    db_ready(ing, now_ms))
+		maintain(ing, now_ms);
 	wait = ing->n ? ing->first_ms + config.batch_max_ms - now_ms : 1000;
 	if (now_ms < ing->next_db_try_ms && ing->next_db_try_ms - now_ms < wait)
 		wait = ing->next_db_try_ms - now_ms;

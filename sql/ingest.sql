@@ -259,3 +259,32 @@ END;
 $$;
 
 SELECT ct_ensure_partitions(3, 12);
+
+-- Retention: drops (or, with archive_schema set, detaches and moves) every readings partition
+-- whose whole range ends before now() - keep. Two years by default: the FSMA 204
+-- record-keeping period. Returns the partitions it handled.
+CREATE OR REPLACE FUNCTION ct_apply_retention(keep interval DEFAULT interval '2 years',
+                                              archive_schema text DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = coldtrace, pg_temp AS $$
+DECLARE
+    p record;
+BEGIN
+    FOR p IN
+        SELECT c.relname,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'coldtrace.readings'::regclass
+           AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+    LOOP
+        CONTINUE WHEN p.upper_bound > now() - keep;
+        IF archive_schema IS NULL THEN
+            EXECUTE format('DROP TABLE coldtrace.%I', p.relname);
+        ELSE
+            EXECUTE format('ALTER TABLE coldtrace.readings DETACH PARTITION coldtrace.%I', p.relname);
+            EXECUTE format('ALTER TABLE coldtrace.%I SET SCHEMA %I', p.relname, archive_schema);
+        END IF;
+        RETURN NEXT p.relname;
+    END LOOP;
+END;
+$$;

@@ -37,6 +37,8 @@ const struct config_entry config_table[] = {
 	I(gap_check_s, "5", "how often open gaps are checked, seconds"),
 	I(max_record_age_s, "2592000", "records measured longer ago than this are dead-lettered"),
 	I(max_future_s, "300", "records measured further in the future than this are dead-lettered"),
+	I(retention_days, "730", "readings partitions older than this are dropped (FSMA 204: 2 years)"),
+	I(maintenance_s, "3600", "how often the ingest creates partitions ahead and applies retention"),
 	S(broker_passwd_file, "", "mosquitto password file the CLI regenerates from the devices table"),
 	S(broker_acl_file, "", "mosquitto ACL file the CLI regenerates"),
 	S(broker_pid_file, "", "pid file of the broker to signal (SIGHUP) after regenerating"),

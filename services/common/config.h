@@ -30,6 +30,8 @@ struct config {
 	long gap_check_s;
 	long max_record_age_s;
 	long max_future_s;
+	long retention_days;
+	long maintenance_s;
 	char *broker_passwd_file;
 	char *broker_acl_file;
 	char *broker_pid_file;

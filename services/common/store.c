@@ -41,6 +41,9 @@ static const char *const sql_lock = "SELECT coldtrace.ct_lock_devices($1::text[]
 static const char *const sql_apply = "SELECT stage_no, outcome FROM coldtrace.ct_ingest_apply()";
 static const char *const sql_advance =
 	"SELECT device_id, acked_seq FROM coldtrace.ct_advance_acks($1::text[])";
+static const char *const sql_partitions = "SELECT coldtrace.ct_ensure_partitions(1, 12)";
+static const char *const sql_retention =
+	"SELECT count(*) FROM coldtrace.ct_apply_retention(make_interval(days => $1))";
 static const char *const sql_close_gaps =
 	"SELECT device_id, acked_seq FROM coldtrace.ct_close_gaps(make_interval(secs => $1))";
 
@@ -655,6 +658,22 @@ int store_close_gaps(struct store *s, long timeout_s, struct store_result *res)
 	rc = collect_acks(r, res);
 	db_res_free(r);
 	return rc;
+}
+
+int store_maintain(struct store *s, long retention_days, int *dropped)
+{
+	struct db_res *r = NULL;
+	char days[32];
+	const char *params[1] = {days};
+
+	*dropped = 0;
+	snprintf(days, sizeof(days), "%ld", retention_days);
+	if (db_exec(s->db, sql_partitions, 0, NULL, NULL) < 0 ||
+	    db_exec(s->db, sql_retention, 1, params, &r) < 0)
+		return -1;
+	*dropped = (int)db_res_int(r, 0, 0, 0);
+	db_res_free(r);
+	return 0;
 }
 
 int store_prepare(struct store *s)

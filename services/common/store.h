@@ -40,6 +40,10 @@ int store_write(struct store *s, struct message *msgs, size_t n, struct store_re
 /* Records gaps open longer than timeout_s and moves their acks past them (one transaction). */
 int store_close_gaps(struct store *s, long timeout_s, struct store_result *res);
 
+/* Creates readings partitions a year ahead and drops those entirely older than
+ * retention_days. *dropped counts the dropped partitions. */
+int store_maintain(struct store *s, long retention_days, int *dropped);
+
 /* Bytes of the last COPY built, for metrics. */
 size_t store_last_copy_bytes(const struct store *s);
 

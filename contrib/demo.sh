@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# demo: the whole spine in one command. A fresh local stack (in .devstack/demo), demo master
+# data (a packhouse in Guiyang, DCs in Guangzhou and Shenzhen, a Hong Kong buyer, three trucks
+# with their devices), the ingest, and three simulated 8-hour trips played in seconds: one
+# normal, one with a reefer failure, one through a cellular dead zone. Prints per shipment what
+# arrived, and leaves the stack running for a closer look.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+export COLDTRACE_STACK_DIR=${COLDTRACE_STACK_DIR:-$REPO/.devstack/demo}
+BIN=$REPO/build/bin
+ACCEL=${DEMO_ACCEL:-1200}
+RUN=$COLDTRACE_STACK_DIR/run
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "Starting a fresh local stack in ${COLDTRACE_STACK_DIR#$REPO/}"
+contrib/devstack stop --purge >/dev/null 2>&1 || true
+contrib/devstack start
+eval "$(contrib/devstack env)"
+mkdir -p "$RUN"
+
+say "Registering master data"
+ct() { "$BIN/coldtrace" "$@" >>"$RUN/cli.log"; }
+ct org add "Qiannan Greens Cooperative" --kind grower
+ct org add "Guizhou Fresh Logistics" --kind carrier
+ct org add "Harbour Fresh Markets (HK)" --kind buyer
+ct site add 6970000000017 --name "Guiyang packhouse" --kind packhouse --org "Qiannan Greens Cooperative" --lat 26.5965 --lon 106.7085
+ct site add 6970000000024 --name "Guangzhou DC (Baiyun)" --kind dc --lat 23.1729 --lon 113.3538
+ct site add 6970000000031 --name "Shenzhen DC (Pinghu)" --kind dc --lat 22.6291 --lon 114.0518
+ct site add 6970000000048 --name "Hong Kong buyer store (Kwai Chung)" --kind store --org "Harbour Fresh Markets (HK)" --lat 22.3572 --lon 114.1294
+for n in 1 2 3; do
+	ct vehicle add "truck-$n" --label "TRK-$n" --org "Guizhou Fresh Logistics"
+	head -c 24 /dev/urandom | base64 >"$RUN/dev-$n.password"
+	ct device add "gz-reefer-000$n" --password-file "$RUN/dev-$n.password" --vehicle "truck-$n"
+done
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+ct shipment add SHP-DEMO-NORMAL --origin 6970000000017 --destination 6970000000024 --commodity CHOY_SUM
+ct shipment add SHP-DEMO-REEFER --origin 6970000000017 --destination 6970000000031 --commodity PEA_SHOOTS
+ct shipment add SHP-DEMO-DEADZONE --origin 6970000000017 --destination 6970000000024 --commodity CHOY_SUM
+# The trips are played in the past (they end now), so the assignments start well before.
+since=$(date -u -d '-12 hours' +%Y-%m-%dT%H:%M:%SZ)
+ct shipment assign SHP-DEMO-NORMAL --device gz-reefer-0001 --from "$since"
+ct shipment assign SHP-DEMO-REEFER --device gz-reefer-0002 --from "$since"
+ct shipment assign SHP-DEMO-DEADZONE --device gz-reefer-0003 --from "$since"
+echo "3 organisations, 4 sites, 3 trucks, 3 devices, 3 shipments (see $RUN/cli.log)"
+
+say "Starting coldtrace-ingest"
+"$BIN/coldtrace-ingest" >"$RUN/ingest.log" 2>&1 &
+ingest_pid=$!
+trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+	grep -q 'ingest: ready' "$RUN/ingest.log" && break
+	kill -0 $ingest_pid 2>/dev/null || { cat "$RUN/ingest.log"; exit 1; }
+	sleep 0.1
+done
+grep -q 'ingest: ready' "$RUN/ingest.log" || { echo "ingest did not become ready"; exit 1; }
+
+say "Playing three 8-hour trips at ${ACCEL}x"
+trip() { # device shipment destination fault...
+	local dev=$1 shp=$2 dest=$3 n=${1: -1}
+	shift 3
+	"$BIN/coldtrace-sim" trip --device "$dev" --shipment "$shp" --dest "$dest" \
+		--password-file "$RUN/dev-$n.password" --store "$RUN/sim-$dev" --accel "$ACCEL" \
+		--seed "$n" --ack-timeout 300 "$@" >"$RUN/trip-$dev.json" 2>"$RUN/trip-$dev.log"
+}
+start_s=$(date +%s)
+trip gz-reefer-0001 SHP-DEMO-NORMAL guangzhou & p1=$!
+trip gz-reefer-0002 SHP-DEMO-REEFER shenzhen --fault reefer_failure & p2=$!
+trip gz-reefer-0003 SHP-DEMO-DEADZONE guangzhou --fault dead_zone & p3=$!
+fail=0
+for p in $p1 $p2 $p3; do wait "$p" || fail=1; done
+echo "trips played and acknowledged in $(($(date +%s) - start_s)) s"
+[ $fail -eq 0 ] || { echo "a simulated device did not get all its records acknowledged:"; tail -n 5 "$RUN"/trip-*.log; exit 1; }
+
+say "What arrived, per shipment"
+psql -X -q -P pager=off <<'SQL'
+SELECT s.id AS shipment,
+       (SELECT count(*) FROM coldtrace.readings r WHERE r.shipment_id = s.id) AS readings,
+       (SELECT count(*) FROM coldtrace.events e WHERE e.shipment_id = s.id) AS events,
+       (SELECT round(min(t_product)::numeric, 1) FROM coldtrace.readings r WHERE r.shipment_id = s.id) AS min_product_c,
+       (SELECT round(max(t_product)::numeric, 1) FROM coldtrace.readings r WHERE r.shipment_id = s.id) AS max_product_c,
+       (SELECT count(*) FROM coldtrace.dead_letters d
+          JOIN coldtrace.device_assignments a ON a.device_id = d.device_id
+         WHERE a.shipment_id = s.id) AS dead_letters,
+       (SELECT count(*) FROM coldtrace.data_gaps g WHERE g.shipment_id = s.id) AS gaps
+  FROM coldtrace.shipments s ORDER BY s.id;
+SQL
+say "Devices"
+for n in 1 2 3; do "$BIN/coldtrace" device status "gz-reefer-000$n"; echo; done
+
+kill -TERM $ingest_pid
+wait $ingest_pid || true
+trap - EXIT
+cat <<EOF
+
+== Look further
+  eval "\$(COLDTRACE_STACK_DIR=${COLDTRACE_STACK_DIR#$REPO/} contrib/devstack env)"
+  build/bin/coldtrace shipment show SHP-DEMO-REEFER
+  build/bin/coldtrace device status gz-reefer-0003 --json
+  build/bin/coldtrace deadletters list
+  psql -c 'SELECT measured_at, t_supply, t_return, t_product FROM coldtrace.readings
+           WHERE shipment_id = '"'"'SHP-DEMO-REEFER'"'"' ORDER BY measured_at'
+  logs: ${RUN#$REPO/}/ingest.log, ${RUN#$REPO/}/trip-*.log
+  COLDTRACE_STACK_DIR=${COLDTRACE_STACK_DIR#$REPO/} contrib/devstack stop
+EOF

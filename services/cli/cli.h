@@ -1,0 +1,99 @@
+/*
+ * cli: the `coldtrace` command line. main.c holds the dispatch table of {group, verb, fn,
+ * usage, help}; each command group lives in its own cmd_<group>.c; cli.c holds what they
+ * share (usage errors, connecting, reading secrets, validating ids and times, printing a
+ * JSON document or its text rendering).
+ *
+ * Output: JSON is built by PostgreSQL (json_build_object/json_agg), so it is always valid
+ * and escaped; the text form is rendered from the same JSON, so both show the same fields.
+ * Exit codes: 0 success, 1 failure (not found, already exists, database), 2 bad usage
+ * (unknown option, missing or malformed argument, e.g. a GLN with a wrong check digit).
+ */
+#ifndef COLDTRACE_CLI_H
+#define COLDTRACE_CLI_H
+
+#include <stddef.h>
+
+struct db;
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+struct cli_cmd {
+	const char *group; /* "device" */
+	const char *verb;  /* one or more words: "add", "account add" */
+	/* argv[0] is "coldtrace GROUP VERB", argv[1..argc) the arguments after the verb,
+	 * settings (--key=value of the config table) already removed. Returns a CLI_ code. */
+	int (*fn)(const struct cli_cmd *cmd, int argc, char **argv);
+	const char *usage; /* arguments after "coldtrace GROUP VERB" */
+	const char *help;  /* what it does, then its options, for --help */
+};
+
+/* RFC 3339 UTC text of a timestamptz SQL expression ("2026-11-22T03:00:00.5Z"); NULL for
+ * NULL and ±infinity. For building statements: CLI_SQL_TIME("d.created_at"). */
+#define CLI_SQL_TIME(x)                                                                      \
+	"(rtrim(rtrim(to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "  \
+	"'0'), '.') || 'Z')"
+
+/* Prints "coldtrace GROUP VERB: <message>" (when fmt is not NULL) and the usage line to
+ * stderr; returns CLI_USAGE. */
+int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "coldtrace GROUP VERB: <message>" to stderr; returns CLI_FAIL. */
+int cli_fail(const struct cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Connects with config.pg_conninfo; on success *out is the caller's (db_free). 0 or -1. */
+int cli_connect(struct db **out);
+
+/* Runs sql (one row, one json column) and prints the JSON (as_json) or its text rendering:
+ * an array of objects as an aligned table, an object as aligned "key  value" lines with
+ * arrays inside it as indented tables; SQL NULL values print as "-". Returns 0, 1 when the
+ * statement returned no row (nothing printed), -1 on error. */
+int cli_print_query(struct db *db, const char *sql, int n, const char *const *params,
+		    int as_json);
+
+/* Reads the password from the first line of path ("-": standard input) into buf, without
+ * its line end. Refuses an empty password or one longer than cap - 1. 0 or -1 (printed). */
+int cli_read_password(const struct cli_cmd *cmd, const char *path, char *buf, size_t cap);
+
+/* 1 when s is a device or account name: 1–64 of [A-Za-z0-9._-]. */
+int cli_name_ok(const char *s);
+/* 1 when s is non-empty, at most max bytes and has no control character. */
+int cli_text_ok(const char *s, size_t max);
+/* 1 when s is an RFC 3339 time with an offset ("2026-11-22T03:00:00Z", "…+08:00"). */
+int cli_time_ok(const char *s);
+/* 1 when s is 13 digits with a correct GS1 check digit. */
+int cli_gln_ok(const char *s);
+
+/* Sets *found to whether sql (with one parameter) returns a row. 0 or -1. */
+int cli_exists(struct db *db, const char *sql, const char *param, int *found);
+
+/* When broker_passwd_file is configured, regenerates the broker files and reloads the
+ * broker (broker_auth_sync). 0 when done or not configured, -1 (printed) on failure. */
+int cli_broker_sync(const struct cli_cmd *cmd, struct db *db);
+
+/* Command entry points, registered in main.c. */
+int cmd_db_migrate(const struct cli_cmd *cmd, int argc, char **argv);
+
+int cmd_site_add_org(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_site_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_site_add_vehicle(const struct cli_cmd *cmd, int argc, char **argv);
+
+int cmd_device_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_device_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_device_remove(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_device_status(const struct cli_cmd *cmd, int argc, char **argv);
+
+int cmd_broker_account_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_broker_sync(const struct cli_cmd *cmd, int argc, char **argv);
+
+int cmd_shipment_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_shipment_assign(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_shipment_unassign(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_shipment_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_shipment_show(const struct cli_cmd *cmd, int argc, char **argv);
+
+int cmd_deadletters_list(const struct cli_cmd *cmd, int argc, char **argv);
+/* Written with the ingest's store module (cmd_replay.c); registered in main.c's table by
+ * that work. */
+int cmd_deadletters_replay(const struct cli_cmd *cmd, int argc, char **argv);
+
+#endif
