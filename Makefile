@@ -17,6 +17,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
 LDLIBS_COMMON := $(shell pkg-config --libs $(PKGS_COMMON) 2>/dev/null) -lm
 LDLIBS_MQTT   := $(shell pkg-config --libs $(PKGS_MQTT) 2>/dev/null)
 LDLIBS_CRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null)
+LDLIBS_BENCH  := $(shell pkg-config --libs libcjson 2>/dev/null) -lpthread
 
 COMMON_SRC := $(wildcard services/common/*.c)
 INGEST_SRC := $(wildcard ingest/*.c)
@@ -32,6 +33,7 @@ PROGRAMS  := $(BUILD)/bin/coldtrace-ingest $(BUILD)/bin/coldtrace $(BUILD)/bin/c
 BENCHES   := $(patsubst contrib/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
 UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+.SECONDARY:
 .PHONY: all deps check unit demo bench install clean asan coverage format
 all: $(PROGRAMS) $(BENCHES)
 
@@ -57,7 +59,7 @@ $(BUILD)/bin/coldtrace-sim: $(call obj,$(SIM_SRC)) $(LIBCOMMON)
 
 $(BUILD)/bin/%: $(BUILD)/obj/contrib/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON) $(LDLIBS_BENCH)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
