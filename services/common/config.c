@@ -184,7 +184,7 @@ static int config_load_defaults(void)
 
 static const char *config_file_arg(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strncmp(argv[i], "--config=", 9) == 0)
 			return argv[i] + 9;
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -212,8 +212,10 @@ int config_load(int *argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (strncmp(argv[i], "--config", 8) == 0) {
-			consumed = argv[i][8] == '=' ? 1 : 2;
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			consumed = 1;
+		} else if (strcmp(argv[i], "--config") == 0) {
+			consumed = 2;
 		} else if (strncmp(argv[i], "--", 2) == 0 &&
 			   config_flag(*argc, argv, i, &consumed) < 0) {
 			return -1;

@@ -162,6 +162,32 @@ static bool utf8_valid(const unsigned char *s, size_t len)
 	return true;
 }
 
+/* Deepest bracket nesting outside strings. jsmn closes a bracket by walking up its parents,
+ * which makes a message of pure nesting quadratic; the protocol needs depth 4, so anything
+ * far deeper is refused before tokenizing. */
+static int nesting_depth(const char *s, size_t len)
+{
+	int depth = 0, max = 0;
+	bool in_string = false, escaped = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_string) {
+			if (c == '"' && !escaped)
+				in_string = false;
+			escaped = !escaped && c == '\\';
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return max;
+}
+
 static int hex4(const char *s, uint32_t *out)
 {
 	uint32_t v = 0;
@@ -558,6 +584,8 @@ static int parse_one_lot(struct walk *w, int i, struct record *r, struct lot *lo
 		return fail(r, "bad_gtin", "GTIN '%.*s' is not a valid GTIN", (int)(lot->gtin.len > 20 ? 20 : lot->gtin.len), lot->gtin.ptr);
 	if (lot->lot.len == 0 || lot->lot.len > 20)
 		return fail(r, "bad_lot", "lot code must be 1-20 characters (GS1 AI 10)");
+	if (lot->uom.len > 8)
+		return fail(r, "bad_lot", "uom must be a unit code of at most 8 characters");
 	if (!(lot->qty > 0))
 		return fail(r, "bad_lot", "lot quantity must be positive");
 	return 0;
@@ -889,6 +917,9 @@ int payload_parse(struct payload_parser *p, struct message *m, const void *data,
 		return reject(m, "payload_too_large", "%zu bytes, at most %d", len, PAYLOAD_MAX_BYTES);
 	if (!utf8_valid((const unsigned char *)m->buf, len))
 		return reject(m, "invalid_utf8", "payload is not UTF-8");
+	if (nesting_depth(m->buf, len) > PAYLOAD_MAX_DEPTH)
+		return reject(m, "too_deeply_nested", "JSON nested deeper than %d levels",
+			      PAYLOAD_MAX_DEPTH);
 	rc = tokenize(p, m, &w.n);
 	if (rc)
 		return rc;
@@ -934,7 +965,8 @@ static int put_json_string(char *out, size_t cap, size_t *at, const struct span 
 	out[(*at)++] = '"';
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = (unsigned char)s->ptr[i];
-		if (*at + 7 >= cap)
+		size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
+		if (*at + need >= cap) /* one byte stays free for the closing NUL */
 			return -1;
 		if (c == '"' || c == '\\') {
 			out[(*at)++] = '\\';
@@ -948,6 +980,8 @@ static int put_json_string(char *out, size_t cap, size_t *at, const struct span 
 			out[(*at)++] = (char)c;
 		}
 	}
+	if (*at + 1 >= cap)
+		return -1;
 	out[(*at)++] = '"';
 	return 0;
 }

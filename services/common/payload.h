@@ -14,6 +14,7 @@
 
 #define PAYLOAD_MAX_BYTES (256 * 1024)
 #define PAYLOAD_MAX_RECORDS 1000
+#define PAYLOAD_MAX_DEPTH 64
 #define DEVICE_ID_MAX 64
 
 /* Probes: the four named ones, then p1…p16. */

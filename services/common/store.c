@@ -248,8 +248,14 @@ static void f_sscc(struct buf *b, const struct message *m, const struct record *
 static void f_lots(struct buf *b, struct buf *scratch, const struct message *m,
 		   const struct record *r)
 {
-	size_t cap = 64 + (size_t)r->lot_count * 256;
+	size_t cap = 16;
 	int n;
+
+	/* Worst case: every byte escaped as \u00XX, plus keys and the quantity. */
+	for (uint32_t i = 0; i < r->lot_count; i++) {
+		const struct lot *l = &m->lots[r->lot_first + i];
+		cap += 96 + 6 * (l->gtin.len + l->lot.len + l->uom.len);
+	}
 
 	if (!r->lot_count) {
 		f_null(b);
