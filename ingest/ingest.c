@@ -259,7 +259,8 @@ static int flush_chunk(struct ingest *ing, int64_t now_ms)
 		note_db_failure(ing, now_ms);
 		return -1;
 	}
-	ing->stats.flushes++;
+	if (ing->stats.flushes++ == 0)
+		log_info("ingest: first batch committed (%zu messages)", k);
 	ing->stats.last_flush_ms = ts_mono_ms() - t0;
 	log_debug("ingest: committed %zu messages in %lld ms", k, (long long)ing->stats.last_flush_ms);
 	drop_front(ing, k);

@@ -172,7 +172,12 @@ int mqtt_new(mqtt_message_fn on_msg, void *ctx, struct mqtt **out)
 	mq->on_message = on_msg;
 	mq->ctx = ctx;
 	mq->backoff_ms = RECONNECT_MIN_MS;
-	mq->mosq = mosquitto_new(config.mqtt_client_id, false, mq);
+	/* A single ingest keeps a persistent session so the broker queues for it while it is
+	 * away. A worker of a shared group must not: the broker goes on handing an offline
+	 * member's session its share of the group's messages, which would then wait for that
+	 * worker instead of going to the live ones. Its subscription dies with it, and the
+	 * devices' own stores cover what it had taken but not committed. */
+	mq->mosq = mosquitto_new(config.mqtt_client_id, config.mqtt_share_group[0] != '\0', mq);
 	if (!mq->mosq || read_password(mq) < 0 || configure(mq) < 0) {
 		mqtt_free(mq);
 		return -1;
