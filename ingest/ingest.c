@@ -97,6 +97,13 @@ static void topic_fallback_device(const char *topic, char out[DEVICE_ID_MAX + 1]
 	out[n] = '\0';
 }
 
+/* Memory one held message costs: its bytes (twice when it had escapes) and its records. */
+static size_t held_bytes(const struct message *m)
+{
+	return m->len * (m->orig ? 2 : 1) + m->n_records * sizeof(struct record) +
+	       m->n_lots * sizeof(struct lot) + m->n_sscc * sizeof(struct span);
+}
+
 int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_t len)
 {
 	struct message *m;
@@ -132,7 +139,7 @@ int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_
 		ing->first_ms = ts_mono_ms();
 	ing->n++;
 	ing->records += m->n_records ? m->n_records : 1;
-	ing->bytes += len;
+	ing->bytes += held_bytes(m);
 	ing->stats.messages++;
 	ing->stats.records += m->n_records;
 	return 0;
@@ -186,7 +193,7 @@ static void drop_front(struct ingest *ing, size_t k)
 {
 	for (size_t i = 0; i < k; i++) {
 		ing->records -= ing->batch[i].n_records ? ing->batch[i].n_records : 1;
-		ing->bytes -= ing->batch[i].len;
+		ing->bytes -= held_bytes(&ing->batch[i]);
 		payload_message_release(&ing->batch[i]);
 	}
 	memmove(ing->batch, ing->batch + k, (ing->n - k) * sizeof(*ing->batch));

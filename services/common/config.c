@@ -32,7 +32,7 @@ const struct config_entry config_table[] = {
 	S(topic_prefix, "coldtrace/v1", "topic prefix of the device protocol"),
 	I(batch_max_records, "5000", "records per database transaction at most"),
 	I(batch_max_ms, "100", "a batch is committed at the latest this long after its first record"),
-	I(max_pending_bytes, "33554432", "raw payload bytes held while the database is unreachable"),
+	I(max_pending_bytes, "33554432", "memory held for uncommitted messages before reading stops"),
 	I(gap_timeout_s, "600", "a seq gap still open after this long is recorded and acked past"),
 	I(gap_check_s, "5", "how often open gaps are checked, seconds"),
 	I(max_record_age_s, "2592000", "records measured longer ago than this are dead-lettered"),
