@@ -19,7 +19,9 @@ coldtrace shipment assign SHP-1 --device "$DEV" --from "$(date -u -d '-1 day' +%
 # A gap timeout of 3 s keeps the test short; gaps are looked for every second.
 start_ingest --gap-timeout-s=3 --gap-check-s=1
 
-T() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+# Times are fixed once, so a resend built later is byte-for-byte the same record.
+BASE=$(date -u +%s)
+T() { date -u -d "@$((BASE + $(date -u -d "1970-01-01 00:00:00 UTC $1" +%s)))" +%Y-%m-%dT%H:%M:%SZ; }
 reading() { printf '{"seq":%d,"t":"%s","kind":"reading","temp":{"product":%s}}' "$1" "$(T "$2")" "$3"; }
 uplink() {
 	local recs=$1
