@@ -17,19 +17,22 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
 LDLIBS_COMMON := $(shell pkg-config --libs $(PKGS_COMMON) 2>/dev/null) -lm
 LDLIBS_MQTT   := $(shell pkg-config --libs $(PKGS_MQTT) 2>/dev/null)
 LDLIBS_CRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null)
+LDLIBS_CURL   := $(shell pkg-config --libs libcurl 2>/dev/null)
 LDLIBS_BENCH  := $(shell pkg-config --libs libcjson 2>/dev/null) -lpthread
 
 COMMON_SRC := $(wildcard services/common/*.c)
 INGEST_SRC := $(wildcard ingest/*.c)
 CLI_SRC    := $(wildcard services/cli/*.c)
 SIM_SRC    := $(wildcard contrib/sim/*.c)
+MON_SRC    := $(wildcard services/monitor/*.c)
 BENCH_SRC  := $(wildcard contrib/bench/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/libcoldtrace-common.a
-PROGRAMS  := $(BUILD)/bin/coldtrace-ingest $(BUILD)/bin/coldtrace $(BUILD)/bin/coldtrace-sim
+PROGRAMS  := $(BUILD)/bin/coldtrace-ingest $(BUILD)/bin/coldtrace $(BUILD)/bin/coldtrace-sim \
+             $(BUILD)/bin/coldtrace-monitor
 BENCHES   := $(patsubst contrib/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
 UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -52,6 +55,10 @@ $(BUILD)/bin/coldtrace-ingest: $(call obj,$(INGEST_SRC)) $(LIBCOMMON)
 $(BUILD)/bin/coldtrace: $(call obj,$(CLI_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+
+$(BUILD)/bin/coldtrace-monitor: $(call obj,$(MON_SRC)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_CURL) $(LDLIBS_COMMON)
 
 $(BUILD)/bin/coldtrace-sim: $(call obj,$(SIM_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -98,7 +105,7 @@ install: $(PROGRAMS)
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/
 
 format:
-	clang-format -i $(COMMON_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) services/common/*.h ingest/*.h
+	clang-format -i $(COMMON_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) $(MON_SRC) services/common/*.h ingest/*.h
 
 clean:
 	rm -rf build

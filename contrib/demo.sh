@@ -46,10 +46,17 @@ ct shipment assign SHP-DEMO-REEFER --device gz-reefer-0002 --from "$since"
 ct shipment assign SHP-DEMO-DEADZONE --device gz-reefer-0003 --from "$since"
 echo "3 organisations, 4 sites, 3 trucks, 3 devices, 3 shipments (see $RUN/cli.log)"
 
-say "Starting coldtrace-ingest"
+say "Starting coldtrace-ingest and coldtrace-monitor"
 "$BIN/coldtrace-ingest" >"$RUN/ingest.log" 2>&1 &
 ingest_pid=$!
-trap 'kill -TERM $ingest_pid 2>/dev/null || true' EXIT
+"$BIN/coldtrace-monitor" >"$RUN/monitor.log" 2>&1 &
+monitor_pid=$!
+trap 'kill -TERM $ingest_pid $monitor_pid 2>/dev/null || true' EXIT
+# Every alert the monitor publishes, as a subscriber would see it.
+mosquitto_sub -h "$COLDTRACE_MQTT_HOST" -p "$COLDTRACE_MQTT_PORT" -u "$COLDTRACE_MQTT_USERNAME" \
+	-P "$(cat "$COLDTRACE_MQTT_PASSWORD_FILE")" -t 'coldtrace/v1/alerts/#' -v >"$RUN/alerts.log" 2>&1 &
+sub_pid=$!
+trap 'kill -TERM $ingest_pid $monitor_pid $sub_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
 	grep -q 'ingest: ready' "$RUN/ingest.log" && break
 	kill -0 $ingest_pid 2>/dev/null || { cat "$RUN/ingest.log"; exit 1; }
@@ -74,6 +81,12 @@ for p in $p1 $p2 $p3; do wait "$p" || fail=1; done
 echo "trips played and acknowledged in $(($(date +%s) - start_s)) s"
 [ $fail -eq 0 ] || { echo "a simulated device did not get all its records acknowledged:"; tail -n 5 "$RUN"/trip-*.log; exit 1; }
 
+# The monitor evaluates each shipment once its data is committed; wait until none is queued.
+for _ in $(seq 1 300); do
+	[ "$(psql -XAtqc 'SELECT count(*) FROM coldtrace.eval_queue')" = 0 ] && break
+	sleep 0.2
+done
+
 say "What arrived, per shipment"
 psql -X -q -P pager=off <<'SQL'
 SELECT s.id AS shipment,
@@ -87,11 +100,36 @@ SELECT s.id AS shipment,
        (SELECT count(*) FROM coldtrace.data_gaps g WHERE g.shipment_id = s.id) AS gaps
   FROM coldtrace.shipments s ORDER BY s.id;
 SQL
+say "Cold chain per shipment (product probe)"
+psql -X -q -P pager=off <<'SQL'
+SELECT f.shipment_id AS shipment, f.samples, round(f.min_c::numeric, 1) AS min_c,
+       round(f.max_c::numeric, 1) AS max_c, round(f.mean_c::numeric, 2) AS mean_c,
+       round(f.mkt_c::numeric, 2) AS mkt_c, round(f.time_above_s / 60.0) AS min_above_warning,
+       round(f.degree_minutes::numeric) AS degree_min, round(100 * f.coverage::numeric, 1) AS coverage_pct,
+       round(f.remaining_life_days::numeric, 1) AS life_left_days, s.status
+  FROM coldtrace.shipment_figures f JOIN coldtrace.shipments s ON s.id = f.shipment_id
+ WHERE f.lot_key = '' ORDER BY 1;
+SQL
+say "Excursions"
+psql -X -q -P pager=off <<'SQL'
+SELECT shipment_id AS shipment, id, direction, severity, state, phase,
+       to_char(started_at AT TIME ZONE 'Asia/Shanghai', 'HH24:MI') AS start_cst,
+       to_char(ended_at AT TIME ZONE 'Asia/Shanghai', 'HH24:MI') AS end_cst,
+       duration_s / 60 AS minutes, round(peak_c::numeric, 1) AS peak_c, threshold_c,
+       round(degree_minutes::numeric) AS degree_min
+  FROM coldtrace.excursions ORDER BY shipment_id, started_at;
+SQL
+for _ in $(seq 1 100); do
+	[ "$(psql -XAtqc 'SELECT count(*) FROM coldtrace.alerts WHERE published_at IS NULL')" = 0 ] && break
+	sleep 0.2
+done
+echo "alerts published on coldtrace/v1/alerts/#: $(grep -c . "$RUN/alerts.log")  (see ${RUN#$REPO/}/alerts.log)"
+
 say "Devices"
 for n in 1 2 3; do "$BIN/coldtrace" device status "gz-reefer-000$n"; echo; done
 
-kill -TERM $ingest_pid
-wait $ingest_pid || true
+kill -TERM $ingest_pid $monitor_pid $sub_pid
+wait $ingest_pid $monitor_pid 2>/dev/null || true
 trap - EXIT
 cat <<EOF
 
@@ -100,6 +138,7 @@ cat <<EOF
   build/bin/coldtrace shipment show SHP-DEMO-REEFER
   build/bin/coldtrace device status gz-reefer-0003 --json
   build/bin/coldtrace deadletters list
+  build/bin/coldtrace qa list
   psql -c 'SELECT measured_at, t_supply, t_return, t_product FROM coldtrace.readings
            WHERE shipment_id = '"'"'SHP-DEMO-REEFER'"'"' ORDER BY measured_at'
   logs: ${RUN#$REPO/}/ingest.log, ${RUN#$REPO/}/trip-*.log

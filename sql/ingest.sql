@@ -103,6 +103,7 @@ BEGIN
     SELECT count(*) INTO n FROM ct_stage s WHERE s.kind < 3 AND NOT s.fresh;
     RETURN QUERY SELECT n::integer, 'not_fresh'::text;
 
+    WITH ins AS (
     INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id,
             t_supply, t_return, t_product, t_ambient, t_probes, rh, lat, lon, alt_m,
             speed_kmh, heading_deg, setpoint, door_open)
@@ -112,10 +113,18 @@ BEGIN
                                        AND a.during @> s.measured_at)),
            s.t_supply, s.t_return, s.t_product, s.t_ambient, s.t_probes, s.rh, s.lat, s.lon,
            s.alt_m, s.speed_kmh, s.heading_deg, s.setpoint, s.door_open
-      FROM ct_stage s WHERE s.kind = 1 AND s.fresh;
-    GET DIAGNOSTICS n = ROW_COUNT;
+      FROM ct_stage s WHERE s.kind = 1 AND s.fresh
+    RETURNING shipment_id),
+    queued AS (
+        -- The monitor re-evaluates every shipment that got new data.
+        INSERT INTO coldtrace.eval_queue (shipment_id)
+        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
+         ORDER BY 1 -- one lock order for every worker: no deadlock
+        ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
+    SELECT count(*) INTO n FROM ins;
     RETURN QUERY SELECT n::integer, 'readings'::text;
 
+    WITH ins AS (
     INSERT INTO coldtrace.events (device_id, seq, measured_at, received_at, shipment_id, type,
             alarm_code, alarm_text, site_gln, lots, sscc)
     SELECT s.device_id, s.seq, s.measured_at, s.received_at,
@@ -123,8 +132,14 @@ BEGIN
                                      WHERE a.device_id = s.device_id
                                        AND a.during @> s.measured_at)),
            s.event_type, s.alarm_code, s.alarm_text, s.site_gln, s.lots, s.sscc
-      FROM ct_stage s WHERE s.kind = 2 AND s.fresh;
-    GET DIAGNOSTICS n = ROW_COUNT;
+      FROM ct_stage s WHERE s.kind = 2 AND s.fresh
+    RETURNING shipment_id),
+    queued AS (
+        INSERT INTO coldtrace.eval_queue (shipment_id)
+        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
+         ORDER BY 1 -- one lock order for every worker: no deadlock
+        ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
+    SELECT count(*) INTO n FROM ins;
     RETURN QUERY SELECT n::integer, 'events'::text;
 
     INSERT INTO coldtrace.dead_letters (device_id, seq, digest, received_at, topic, reason,

@@ -34,7 +34,7 @@
 
 #include "log.h"
 
-#define MODEL_VERSION "trip-model-2"
+#define MODEL_VERSION "trip-model-3"
 #define WP_MAX 24
 #define MAX_PALLETS 33 /* a 13.6 m reefer trailer */
 #define CASES_PER_PALLET 40
@@ -348,8 +348,8 @@ static void draw_plan(struct trip *t)
 	/* The Rongjiang-Congjiang mountains: tunnels and no coverage. */
 	t->dead_km = t->total_km * rng_range(t, 0.25, 0.30);
 	t->dead_len = 3600 + (long)rng_range(t, -300, 300);
-	t->fail_km = t->total_km * rng_range(t, 0.58, 0.66);
-	t->fail_len = 5400 + (long)rng_range(t, -600, 600);
+	t->fail_km = t->total_km * rng_range(t, 0.38, 0.45);
+	t->fail_len = 10800 + (long)rng_range(t, -600, 600); /* long enough to warm the pulp */
 	t->arr_door_open = 180 + (long)rng_range(t, 0, 120);
 	t->arr_unload = t->arr_door_open + 600 + (long)rng_range(t, 0, 300);
 	t->arr_door_close = t->arr_unload + 120 + (long)rng_range(t, 0, 60);

@@ -12,7 +12,7 @@
 
 enum trip_dest { TRIP_DEST_GUANGZHOU, TRIP_DEST_SHENZHEN };
 
-#define TRIP_FAULT_REEFER 1u	 /* compressor stops ~90 min mid-trip */
+#define TRIP_FAULT_REEFER 1u	 /* compressor stops ~3 h mid-trip */
 #define TRIP_FAULT_DEAD_ZONE 2u	 /* ~60 min without coverage */
 #define TRIP_FAULT_CLOCK_SKEW 4u /* device clock off by skew_min */
 

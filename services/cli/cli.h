@@ -96,4 +96,14 @@ int cmd_deadletters_list(const struct cli_cmd *cmd, int argc, char **argv);
  * that work. */
 int cmd_deadletters_replay(const struct cli_cmd *cmd, int argc, char **argv);
 
+/* QA workflow (cmd_qa.c over services/common/qa.c). cmd_qa_ack serves `ack` and
+ * `acknowledge`, cmd_qa_flag serves `flag` and `unflag` (by cmd->verb). */
+int cmd_qa_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_show(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_ack(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_comment(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_dispose(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_flag(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_qa_audit(const struct cli_cmd *cmd, int argc, char **argv);
+
 #endif

@@ -76,6 +76,44 @@ static const struct cli_cmd commands[] = {
 	 "Runs unresolved dead letters through the ingest's parser and store again, after\n"
 	 "their cause is fixed (e.g. a device registered late). Those now stored are marked\n"
 	 "resolved; the others stay open. Prints replayed, resolved and still failing."},
+	{"qa", "list", cmd_qa_list, "[--shipment ID] [--all] [--json]",
+	 "Lists open excursions and data gaps (of one shipment with --shipment), newest first:\n"
+	 "target (excursion:N or gap:N, what the other qa commands take), shipment, state,\n"
+	 "severity, detail, started_at, ended_at, duration_s, peak_c, acknowledged, the\n"
+	 "latest disposition, handled. An item is handled when it is no longer open and its\n"
+	 "latest disposition (or, lacking one, its shipment's) is release, partial_release\n"
+	 "or reject; hold keeps it open. --all includes handled ones."},
+	{"qa", "show", cmd_qa_show, "SHIPMENT [--json]",
+	 "Shows a shipment as QA sees it: its current disposition and flag, cold-chain\n"
+	 "figures (whole shipment and per lot), lots with their disposition and flag, its\n"
+	 "excursions and gaps, the flags in force and every QA action, oldest first."},
+	{"qa", "ack", cmd_qa_ack,
+	 "excursion:N|gap:N --shipment ID [--reason TEXT] [--as ACTOR] [--json]",
+	 "Acknowledges an excursion or data gap of the shipment (seen, not yet decided).\n"
+	 "ACTOR defaults to $COLDTRACE_ACTOR, else the login name. Same as qa acknowledge."},
+	{"qa", "acknowledge", cmd_qa_ack,
+	 "excursion:N|gap:N --shipment ID [--reason TEXT] [--as ACTOR] [--json]",
+	 "Acknowledges an excursion or data gap of the shipment (seen, not yet decided).\n"
+	 "ACTOR defaults to $COLDTRACE_ACTOR, else the login name. Same as qa ack."},
+	{"qa", "comment", cmd_qa_comment,
+	 "TARGET --shipment ID --reason TEXT [--as ACTOR] [--json]",
+	 "Records a comment (--reason) on TARGET: excursion:N, gap:N, shipment or\n"
+	 "lot:GTIN/LOT (a lot loaded or unloaded on the shipment)."},
+	{"qa", "dispose", cmd_qa_dispose,
+	 "TARGET --shipment ID --decision release|partial_release|hold|reject --reason TEXT "
+	 "[--as ACTOR] [--json]",
+	 "Records a disposition of TARGET (excursion:N, gap:N, shipment or lot:GTIN/LOT) with\n"
+	 "its reason. The latest disposition of a target is its current one."},
+	{"qa", "flag", cmd_qa_flag,
+	 "shipment|lot:GTIN/LOT --shipment ID --reason TEXT [--as ACTOR] [--json]",
+	 "Flags the shipment or one of its lots for attention; refused when already flagged."},
+	{"qa", "unflag", cmd_qa_flag,
+	 "shipment|lot:GTIN/LOT --shipment ID --reason TEXT [--as ACTOR] [--json]",
+	 "Lifts the flag of the shipment or one of its lots; refused when not flagged."},
+	{"qa", "audit", cmd_qa_audit, "[--shipment ID] [--json]",
+	 "Prints the audit log (of one shipment's QA actions with --shipment), oldest first:\n"
+	 "id, at, actor, action, object, before and after (the audited rows as JSON). The\n"
+	 "database refuses to change or delete its rows."},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -200,9 +200,10 @@ static void acl_role(struct text *acl, const char *user, const char *role, const
 	if (strcmp(role, "ingest") == 0) {
 		text_add(acl, "topic read %s/dev/+/up\n", prefix);
 		text_add(acl, "topic write %s/dev/+/ack\n", prefix);
-		text_add(acl, "topic write %s/alerts/#\n", prefix);
+		text_add(acl, "topic readwrite %s/alerts/#\n", prefix);
 	} else if (strcmp(role, "service") == 0) {
-		text_add(acl, "topic write %s/alerts/#\n", prefix);
+		/* services publish alerts (the monitor) and consume them (dashboards, bridges) */
+		text_add(acl, "topic readwrite %s/alerts/#\n", prefix);
 		text_add(acl, "topic read %s/dev/+/ack\n", prefix);
 	} else if (strcmp(role, "fleet") == 0) {
 		text_add(acl, "topic write %s/dev/+/up\n", prefix);

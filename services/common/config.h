@@ -31,6 +31,9 @@ struct config {
 	long max_record_age_s;
 	long max_future_s;
 	long retention_days;
+	char *webhook_url;
+	long monitor_interval_ms;
+	long max_sample_gap_s;
 	long maintenance_s;
 	char *broker_passwd_file;
 	char *broker_acl_file;
