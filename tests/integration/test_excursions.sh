@@ -12,16 +12,37 @@ harness_begin excursions
 coldtrace site add 6970000000017 --name "Guiyang packhouse" --kind packhouse --lat 26.5965 --lon 106.7085 >/dev/null
 coldtrace site add 6970000000024 --name "Guangzhou DC" --kind dc --lat 23.1729 --lon 113.3538 --radius-m 2000 >/dev/null
 since=$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)
-for s in A B; do
+for s in A B C D; do
 	coldtrace shipment add "SHP-$s" --origin 6970000000017 --destination 6970000000024 --commodity PEA_SHOOTS >/dev/null
 done
 register_device truck-a || true
 coldtrace shipment assign SHP-A --device truck-a --from "$since" >/dev/null
-sql "INSERT INTO coldtrace.devices (id, password_hash) VALUES ('truck-b', 'x')" >/dev/null
+sql "INSERT INTO coldtrace.devices (id, password_hash) VALUES ('truck-b', 'x'), ('truck-c', 'x')" >/dev/null
 coldtrace shipment assign SHP-B --device truck-b --from "$since" >/dev/null
+coldtrace shipment assign SHP-C --device truck-c --from "$since" >/dev/null
+register_device truck-d || true
+coldtrace shipment assign SHP-D --device truck-d --from "$since" >/dev/null
+
+# A webhook receiver: every POST body on its own line.
+WEBHOOK_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$HARNESS_DIR/webhook.py" <<'EOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+HARNESS_SPAWN_NAME=webhook harness_spawn python3 "$HARNESS_DIR/webhook.py" "$WEBHOOK_PORT" "$HARNESS_DIR/webhook.jsonl"
 
 start_ingest
-HARNESS_SPAWN_NAME=monitor harness_spawn "$COLDTRACE_BIN_DIR/coldtrace-monitor" --monitor-interval-ms=200
+HARNESS_SPAWN_NAME=monitor harness_spawn "$COLDTRACE_BIN_DIR/coldtrace-monitor" --monitor-interval-ms=200 \
+	--webhook-url="http://127.0.0.1:$WEBHOOK_PORT/alerts"
 MON_PID=$SPAWNED_PID MON_LOG=$SPAWNED_LOG
 wait_for_log "monitor ready" 30 "$MON_LOG" "monitor: ready" "$MON_PID"
 HARNESS_SPAWN_NAME=alerts harness_spawn mosquitto_sub -h "$COLDTRACE_MQTT_HOST" -p "$COLDTRACE_MQTT_PORT" \
@@ -132,6 +153,61 @@ assert_eq "and the same figures" \
 	"$(sql "SELECT samples, min_c, max_c, mean_c, mkt_c, coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-B' AND lot_key = ''")"
 assert_eq "late data re-evaluated without repeating alerts: one 'opened' for B" 1 \
 	"$(sql "SELECT count(*) FROM coldtrace.alerts WHERE shipment_id = 'SHP-B' AND change = 'opened'")"
+
+posted() { [ "$(sql "SELECT count(*) FROM coldtrace.alerts WHERE webhook_at IS NULL")" = 0 ]; }
+wait_for "webhook received every alert" 30 posted && pass "every alert was POSTed to the webhook"
+assert_eq "webhook bodies are the alerts" "$(sql "SELECT count(*) FROM coldtrace.alerts")" \
+	"$(grep -c '"change"' "$HARNESS_DIR/webhook.jsonl" 2>/dev/null || echo 0)"
+
+# A backlog closes a gap: trip C gets trip A's records without a 90-minute window first (as a
+# dead zone would leave it), is evaluated with that gap listed, then gets the window.
+python3 - "$UPLINKS_LOG" truck-c SHP-C "$HARNESS_DIR" <<'EOF'
+import json, sys
+log, device, shipment, out = sys.argv[1:5]
+recs = {}
+for line in open(log, encoding="utf-8"):
+    if line.strip().startswith("{"):
+        for r in json.loads(line)["records"]:
+            if "shipment" in r:
+                r["shipment"] = shipment
+            recs[r["seq"]] = r
+recs = [recs[k] for k in sorted(recs)]
+mid = len(recs) // 3
+hole = recs[mid:mid + 180]  # 180 readings at 30 s: 90 minutes
+rest = recs[:mid] + recs[mid + 180:]
+for name, part in (("c-first", rest), ("c-backlog", hole)):
+    with open(out + "/" + name + ".txt", "w") as f:
+        for i in range(0, len(part), 50):
+            f.write(json.dumps({"v": 1, "device": device, "records": part[i:i + 50]}) + "\n")
+EOF
+publish_file() { while read -r msg; do
+	mqtt_pub "$COLDTRACE_FLEET_USERNAME" "$COLDTRACE_FLEET_PASSWORD_FILE" -q 1 -t coldtrace/v1/dev/truck-c/up -m "$msg"
+done <"$1"; }
+publish_file "$HARNESS_DIR/c-first.txt"
+gap_seen() { [ "$(sql "SELECT jsonb_array_length(gaps) FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-C' AND lot_key = ''")" = 1 ]; }
+wait_for "the hole is listed as a gap" 60 gap_seen && pass "a dead-zone hole is a listed gap, not in range"
+assert_eq "coverage below 100 % while the hole is open" t \
+	"$(sql "SELECT coverage < 0.9 FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-C' AND lot_key = ''")"
+publish_file "$HARNESS_DIR/c-backlog.txt"
+gap_closed() { [ "$(sql "SELECT jsonb_array_length(gaps) || '/' || coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-C' AND lot_key = ''")" = "0/1" ]; }
+wait_for "the backlog closes the gap" 60 gap_closed && pass "the backlog closes the gap and the shipment is re-evaluated"
+wait_for "trip C evaluated" 60 evaluated SHP-C
+assert_eq "and trip C ends with trip A's excursions" \
+	"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-A' ORDER BY started_at")" \
+	"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-C' ORDER BY started_at")"
+
+# Trip D: a normal trip with defrost cycles and door openings raises no excursion.
+"$COLDTRACE_BIN_DIR/coldtrace-sim" trip --device truck-d --shipment SHP-D --dest guangzhou \
+	--password-file "$(device_password_file truck-d)" --store "$HARNESS_DIR/store-d" --seed 5 \
+	--commodity PEA_SHOOTS --accel 0 >/dev/null 2>"$HARNESS_DIR/logs/sim-d.log"
+assert_eq "trip D delivered" 0 "$?"
+wait_for "trip D evaluated" 60 evaluated SHP-D
+assert_ge "trip D had defrost cycles" 1 "$(sql "SELECT count(*) FROM coldtrace.events WHERE device_id = 'truck-d' AND type = 'defrost_start'")"
+assert_eq "defrost and doors raise no excursion" 0 "$(sql "SELECT count(*) FROM coldtrace.excursions WHERE shipment_id = 'SHP-D'")"
+assert_eq "but the raw return air did go above the limit during defrost" t \
+	"$(sql "SELECT max(r.t_return) > 3 FROM coldtrace.readings r JOIN coldtrace.events e ON e.device_id = r.device_id
+	         AND e.type = 'defrost_start' AND r.measured_at BETWEEN e.measured_at AND e.measured_at + interval '30 min'
+	        WHERE r.shipment_id = 'SHP-D'")"
 
 stop_pid "$MON_PID"
 assert_eq "monitor exits 0 on SIGTERM" 0 "$?"
