@@ -150,17 +150,45 @@ bool ingest_full(const struct ingest *ing)
 	return ing->bytes >= (size_t)config.max_pending_bytes;
 }
 
+static int cmp_ack(const void *a, const void *b)
+{
+	const struct store_ack *x = a, *y = b;
+	int c = strcmp(x->device, y->device);
+
+	if (c)
+		return c;
+	return x->acked_seq < y->acked_seq ? 1 : x->acked_seq > y->acked_seq ? -1 : 0;
+}
+
+/* Acks are retained and only ever grow, so a device needs only its latest one: when the
+ * queue outgrows what was published, keep one ack per device, the highest. This bounds the
+ * queue by the number of devices however long the broker is slow to take them. */
+static void merge_acks(struct ingest *ing)
+{
+	size_t out = 0;
+
+	qsort(ing->acks, ing->n_acks, sizeof(*ing->acks), cmp_ack);
+	for (size_t i = 0; i < ing->n_acks; i++)
+		if (out == 0 || strcmp(ing->acks[out - 1].device, ing->acks[i].device) != 0)
+			ing->acks[out++] = ing->acks[i];
+	ing->n_acks = out;
+}
+
 static int queue_acks(struct ingest *ing, const struct store_result *res)
 {
 	if (ing->n_acks + res->n_acks > ing->cap_acks) {
+		if (ing->n_acks > 0)
+			merge_acks(ing);
 		size_t n = ing->cap_acks ? ing->cap_acks : 256;
 		while (n < ing->n_acks + res->n_acks)
 			n *= 2;
-		struct store_ack *a = realloc(ing->acks, n * sizeof(*a));
-		if (!a)
-			return -1;
-		ing->acks = a;
-		ing->cap_acks = n;
+		if (n > ing->cap_acks) {
+			struct store_ack *a = realloc(ing->acks, n * sizeof(*a));
+			if (!a)
+				return -1;
+			ing->acks = a;
+			ing->cap_acks = n;
+		}
 	}
 	memcpy(ing->acks + ing->n_acks, res->acks, res->n_acks * sizeof(*res->acks));
 	ing->n_acks += res->n_acks;

@@ -8,6 +8,7 @@
  * due, publish the acks of committed transactions. SIGTERM/SIGINT: stop reading, commit
  * everything held, publish the last acks, wait for their PUBACKs, disconnect.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,8 @@ static void publish_acks(struct ingest *ing, struct mqtt *mq)
 	size_t n, done = 0;
 	const struct store_ack *acks = ingest_acks(ing, &n);
 
-	while (done < n && mqtt_publish_ack(mq, acks[done].device, acks[done].acked_seq) == 0)
+	while (done < n && mqtt_acks_in_flight(mq) < MQTT_ACKS_IN_FLIGHT &&
+	       mqtt_publish_ack(mq, acks[done].device, acks[done].acked_seq) == 0)
 		done++;
 	ingest_acks_done(ing, done);
 }
@@ -116,6 +118,11 @@ int main(int argc, char **argv)
 		return help ? 0 : 2;
 	}
 	log_init("coldtrace-ingest", config.log_level);
+	/* Each batch allocates and frees a few MiB of messages. Without this glibc hands the
+	 * freed top of the heap back to the kernel after every commit and the next batch faults
+	 * it in again, zeroed: measured at 16 % of the ingest's CPU. */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);

@@ -145,6 +145,7 @@ static int configure(struct mqtt *mq)
 	mosquitto_message_callback_set(mq->mosq, on_message);
 	mosquitto_log_callback_set(mq->mosq, on_log);
 	mosquitto_int_option(mq->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_int_option(mq->mosq, MOSQ_OPT_SEND_MAXIMUM, MQTT_ACKS_IN_FLIGHT);
 	if (config.mqtt_username[0] &&
 	    mosquitto_username_pw_set(mq->mosq, config.mqtt_username,
 				      mq->password[0] ? mq->password : NULL) != MOSQ_ERR_SUCCESS)
@@ -244,6 +245,11 @@ void mqtt_run(struct mqtt *mq, int timeout_ms, bool read)
 		mq->next_try_ms = now + mq->backoff_ms;
 		mosquitto_disconnect(mq->mosq);
 	}
+}
+
+int mqtt_acks_in_flight(const struct mqtt *mq)
+{
+	return mq->unacked_publishes;
 }
 
 bool mqtt_ready(const struct mqtt *mq)

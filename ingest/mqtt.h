@@ -29,6 +29,12 @@ bool mqtt_ready(const struct mqtt *mq);
  * Returns 0 when handed to libmosquitto, -1 when not connected (caller retries later). */
 int mqtt_publish_ack(struct mqtt *mq, const char *device, int64_t acked_seq);
 
+/* Acks handed to libmosquitto and not yet acknowledged by the broker. The ingest hands over
+ * no more than MQTT_ACKS_IN_FLIGHT at a time: libmosquitto queues without bound, and in
+ * 2.0 reads as many incoming packets per call as it has outgoing ones queued. */
+#define MQTT_ACKS_IN_FLIGHT 1000
+int mqtt_acks_in_flight(const struct mqtt *mq);
+
 /* Flushes outgoing messages (acks) before a clean shutdown, up to timeout_ms. */
 void mqtt_finish(struct mqtt *mq, int timeout_ms);
 
