@@ -114,26 +114,6 @@ static void on_log(struct mosquitto *mosq, void *obj, int level, const char *tex
 		log_debug("mosquitto: %s", text);
 }
 
-static int read_password(struct mqtt *mq)
-{
-	FILE *f;
-
-	snprintf(mq->password, sizeof(mq->password), "%s", config.mqtt_password);
-	if (!config.mqtt_password_file[0])
-		return 0;
-	f = fopen(config.mqtt_password_file, "r");
-	if (!f) {
-		log_error("mqtt: cannot read mqtt_password_file %s: %s", config.mqtt_password_file,
-			  strerror(errno));
-		return -1;
-	}
-	if (!fgets(mq->password, sizeof(mq->password), f))
-		mq->password[0] = '\0';
-	fclose(f);
-	mq->password[strcspn(mq->password, "\r\n")] = '\0';
-	return 0;
-}
-
 static int configure(struct mqtt *mq)
 {
 	int rc;
@@ -179,7 +159,7 @@ int mqtt_new(mqtt_message_fn on_msg, void *ctx, struct mqtt **out)
 	 * worker instead of going to the live ones. Its subscription dies with it, and the
 	 * devices' own stores cover what it had taken but not committed. */
 	mq->mosq = mosquitto_new(config.mqtt_client_id, config.mqtt_share_group[0] != '\0', mq);
-	if (!mq->mosq || read_password(mq) < 0 || configure(mq) < 0) {
+	if (!mq->mosq || config_mqtt_password(mq->password, sizeof(mq->password)) < 0 || configure(mq) < 0) {
 		mqtt_free(mq);
 		return -1;
 	}

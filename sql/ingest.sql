@@ -46,7 +46,8 @@ CREATE TABLE stage_template (
     reason      text,
     detail      text,
     topic       text,
-    raw         bytea
+    raw         bytea,
+    fresh       boolean NOT NULL DEFAULT false
 );
 
 -- Locks (creating when missing) the ack rows of the batch's devices, in key order so two
@@ -63,10 +64,6 @@ RETURNS TABLE (stage_no integer, outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
-    n_cand bigint;
-    n_new bigint;
-    n_readings bigint;
-    n_events bigint;
 BEGIN
     -- Records of devices nobody registered: handed back to be dead-lettered. Checked per
     -- distinct device of the batch (hundreds), not per row (thousands).
@@ -95,63 +92,61 @@ BEGIN
     END IF;
     RETURN QUERY SELECT n::integer, 'duplicates'::text;
 
-    SELECT count(*) INTO n_cand FROM ct_stage c WHERE c.kind < 3;
-
-    -- One statement: the ledger takes the new keys, and exactly those rows go on to
-    -- readings and events, whose shipments are queued for the monitor.
     WITH ins AS (
         INSERT INTO coldtrace.record_keys (device_id, seq, digest, kind, measured_at)
         SELECT s.device_id, s.seq, s.digest, s.kind, s.measured_at
           FROM ct_stage s WHERE s.kind < 3
         ON CONFLICT DO NOTHING
-        RETURNING device_id, seq, kind),
-    r AS (
-        INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id,
-                t_supply, t_return, t_product, t_ambient, t_probes, rh, lat, lon, alt_m,
-                speed_kmh, heading_deg, setpoint, door_open)
-        SELECT s.device_id, s.seq, s.measured_at, s.received_at,
-               coalesce(s.shipment_id, (SELECT a.shipment_id FROM coldtrace.device_assignments a
-                                         WHERE a.device_id = s.device_id
-                                           AND a.during @> s.measured_at)),
-               s.t_supply, s.t_return, s.t_product, s.t_ambient, s.t_probes, s.rh, s.lat, s.lon,
-               s.alt_m, s.speed_kmh, s.heading_deg, s.setpoint, s.door_open
-          FROM ct_stage s JOIN ins ON ins.device_id = s.device_id AND ins.seq = s.seq
-         WHERE ins.kind = 1 AND s.kind = 1
-        RETURNING shipment_id),
-    e AS (
-        INSERT INTO coldtrace.events (device_id, seq, measured_at, received_at, shipment_id, type,
-                alarm_code, alarm_text, site_gln, lots, sscc)
-        SELECT s.device_id, s.seq, s.measured_at, s.received_at,
-               coalesce(s.shipment_id, (SELECT a.shipment_id FROM coldtrace.device_assignments a
-                                         WHERE a.device_id = s.device_id
-                                           AND a.during @> s.measured_at)),
-               s.event_type, s.alarm_code, s.alarm_text, s.site_gln, s.lots, s.sscc
-          FROM ct_stage s JOIN ins ON ins.device_id = s.device_id AND ins.seq = s.seq
-         WHERE ins.kind = 2 AND s.kind = 2
-        RETURNING shipment_id),
+        RETURNING device_id, seq)
+    UPDATE ct_stage s SET fresh = true
+      FROM ins WHERE s.kind < 3 AND s.device_id = ins.device_id AND s.seq = ins.seq;
+
+    RETURN QUERY
+        SELECT s.stage_no, 'conflict'::text
+          FROM ct_stage s JOIN coldtrace.record_keys k
+               ON k.device_id = s.device_id AND k.seq = s.seq
+         WHERE s.kind < 3 AND NOT s.fresh AND k.digest <> s.digest;
+    SELECT count(*) INTO n FROM ct_stage s WHERE s.kind < 3 AND NOT s.fresh;
+    RETURN QUERY SELECT n::integer, 'not_fresh'::text;
+
+    WITH ins AS (
+    INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id,
+            t_supply, t_return, t_product, t_ambient, t_probes, rh, lat, lon, alt_m,
+            speed_kmh, heading_deg, setpoint, door_open)
+    SELECT s.device_id, s.seq, s.measured_at, s.received_at,
+           coalesce(s.shipment_id, (SELECT a.shipment_id FROM coldtrace.device_assignments a
+                                     WHERE a.device_id = s.device_id
+                                       AND a.during @> s.measured_at)),
+           s.t_supply, s.t_return, s.t_product, s.t_ambient, s.t_probes, s.rh, s.lat, s.lon,
+           s.alt_m, s.speed_kmh, s.heading_deg, s.setpoint, s.door_open
+      FROM ct_stage s WHERE s.kind = 1 AND s.fresh
+    RETURNING shipment_id),
     queued AS (
         -- The monitor re-evaluates every shipment that got new data.
         INSERT INTO coldtrace.eval_queue (shipment_id)
-        SELECT DISTINCT x.shipment_id
-          FROM (SELECT r.shipment_id FROM r UNION ALL SELECT e.shipment_id FROM e) x
-         WHERE x.shipment_id IS NOT NULL
+        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
          ORDER BY 1 -- one lock order for every worker: no deadlock
         ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
-    SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM r), (SELECT count(*) FROM e)
-      INTO n_new, n_readings, n_events;
+    SELECT count(*) INTO n FROM ins;
+    RETURN QUERY SELECT n::integer, 'readings'::text;
 
-    -- Candidates whose key was already stored: resends, or conflicts when the digest differs
-    -- (the rows just inserted carry their own digest, so they never show up here).
-    IF n_cand > n_new THEN
-        RETURN QUERY
-            SELECT s.stage_no, 'conflict'::text
-              FROM ct_stage s JOIN coldtrace.record_keys k
-                   ON k.device_id = s.device_id AND k.seq = s.seq
-             WHERE s.kind < 3 AND k.digest <> s.digest;
-    END IF;
-    RETURN QUERY SELECT (n_cand - n_new)::integer, 'not_fresh'::text;
-    RETURN QUERY SELECT n_readings::integer, 'readings'::text;
-    RETURN QUERY SELECT n_events::integer, 'events'::text;
+    WITH ins AS (
+    INSERT INTO coldtrace.events (device_id, seq, measured_at, received_at, shipment_id, type,
+            alarm_code, alarm_text, site_gln, lots, sscc)
+    SELECT s.device_id, s.seq, s.measured_at, s.received_at,
+           coalesce(s.shipment_id, (SELECT a.shipment_id FROM coldtrace.device_assignments a
+                                     WHERE a.device_id = s.device_id
+                                       AND a.during @> s.measured_at)),
+           s.event_type, s.alarm_code, s.alarm_text, s.site_gln, s.lots, s.sscc
+      FROM ct_stage s WHERE s.kind = 2 AND s.fresh
+    RETURNING shipment_id),
+    queued AS (
+        INSERT INTO coldtrace.eval_queue (shipment_id)
+        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
+         ORDER BY 1 -- one lock order for every worker: no deadlock
+        ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
+    SELECT count(*) INTO n FROM ins;
+    RETURN QUERY SELECT n::integer, 'events'::text;
 
     INSERT INTO coldtrace.dead_letters (device_id, seq, digest, received_at, topic, reason,
             detail, scope, payload)

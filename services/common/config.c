@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 struct config config;
 
 #define S(key, def, doc) {#key, CONFIG_STRING, def, doc, offsetof(struct config, key)}
@@ -249,4 +251,24 @@ void config_print_help(FILE *out)
 	fprintf(out, "Settings (file key = value, env COLDTRACE_<KEY>, or --key=value):\n");
 	for (const struct config_entry *e = config_table; e->key; e++)
 		fprintf(out, "  --%-22s %s (default: '%s')\n", e->key, e->doc, e->def);
+}
+
+int config_mqtt_password(char *out, size_t cap)
+{
+	FILE *f;
+
+	snprintf(out, cap, "%s", config.mqtt_password);
+	if (!config.mqtt_password_file[0])
+		return 0;
+	f = fopen(config.mqtt_password_file, "r");
+	if (!f) {
+		log_error("config: cannot read mqtt_password_file %s: %s", config.mqtt_password_file,
+			  strerror(errno));
+		return -1;
+	}
+	if (!fgets(out, (int)cap, f))
+		out[0] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
 }

@@ -62,6 +62,10 @@ extern const struct config_entry config_table[];
  * arguments are left in order. Returns 0, or -1 after printing the offending setting. */
 int config_load(int *argc, char **argv);
 void config_release(void);
+
+/* The MQTT password of this service: the first line of mqtt_password_file when set, else
+ * mqtt_password. 0, or -1 after logging why the file could not be read. */
+int config_mqtt_password(char *out, size_t cap);
 void config_print_help(FILE *out);
 
 #endif

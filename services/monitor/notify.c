@@ -74,25 +74,6 @@ static void on_publish(struct mosquitto *m, void *obj, int mid)
 	}
 }
 
-static int read_password(struct notify *n)
-{
-	FILE *f;
-
-	snprintf(n->password, sizeof(n->password), "%s", config.mqtt_password);
-	if (!config.mqtt_password_file[0])
-		return 0;
-	f = fopen(config.mqtt_password_file, "r");
-	if (!f) {
-		log_error("monitor: cannot read %s: %s", config.mqtt_password_file, strerror(errno));
-		return -1;
-	}
-	if (!fgets(n->password, sizeof(n->password), f))
-		n->password[0] = '\0';
-	fclose(f);
-	n->password[strcspn(n->password, "\r\n")] = '\0';
-	return 0;
-}
-
 int notify_new(notify_delivered_fn on_delivered, void *ctx, struct notify **out)
 {
 	struct notify *n = calloc(1, sizeof(*n));
@@ -108,7 +89,7 @@ int notify_new(notify_delivered_fn on_delivered, void *ctx, struct notify **out)
 	n->on_delivered = on_delivered;
 	n->ctx = ctx;
 	n->mosq = mosquitto_new(id, true, n);
-	if (!n->mosq || read_password(n) < 0)
+	if (!n->mosq || config_mqtt_password(n->password, sizeof(n->password)) < 0)
 		goto fail;
 	mosquitto_connect_callback_set(n->mosq, on_connect);
 	mosquitto_disconnect_callback_set(n->mosq, on_disconnect);
