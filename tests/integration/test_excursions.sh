@@ -12,13 +12,15 @@ harness_begin excursions
 coldtrace site add 6970000000017 --name "Guiyang packhouse" --kind packhouse --lat 26.5965 --lon 106.7085 >/dev/null
 coldtrace site add 6970000000024 --name "Guangzhou DC" --kind dc --lat 23.1729 --lon 113.3538 --radius-m 2000 >/dev/null
 since=$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)
-for s in A B C D; do
+for s in A B B2 B3 C D; do
 	coldtrace shipment add "SHP-$s" --origin 6970000000017 --destination 6970000000024 --commodity PEA_SHOOTS >/dev/null
 done
 register_device truck-a || true
 coldtrace shipment assign SHP-A --device truck-a --from "$since" >/dev/null
-sql "INSERT INTO coldtrace.devices (id, password_hash) VALUES ('truck-b', 'x'), ('truck-c', 'x')" >/dev/null
+sql "INSERT INTO coldtrace.devices (id, password_hash) VALUES ('truck-b', 'x'), ('truck-b2', 'x'), ('truck-b3', 'x'), ('truck-c', 'x')" >/dev/null
 coldtrace shipment assign SHP-B --device truck-b --from "$since" >/dev/null
+coldtrace shipment assign SHP-B2 --device truck-b2 --from "$since" >/dev/null
+coldtrace shipment assign SHP-B3 --device truck-b3 --from "$since" >/dev/null
 coldtrace shipment assign SHP-C --device truck-c --from "$since" >/dev/null
 register_device truck-d || true
 coldtrace shipment assign SHP-D --device truck-d --from "$since" >/dev/null
@@ -74,6 +76,8 @@ assert_eq "exactly one excursion, above, in transit" "1|above|transit" \
 note "events of trip A: $(sql "SELECT string_agg(type || ':' || n, ' ') FROM (SELECT type, count(*) n FROM coldtrace.events WHERE device_id = 'truck-a' GROUP BY type) e")"
 threshold=$(sql "SELECT threshold_c FROM coldtrace.excursions WHERE shipment_id = 'SHP-A'")
 assert_eq "the threshold is pea shoots' warning limit (1 °C + 2)" 3 "$threshold"
+assert_eq "severity: warning, as the peak never passed the major limit (1 °C + 5) for 30 min" "warning|t" \
+	"$(sql "SELECT severity, peak_c <= 6 OR duration_s < 1800 FROM coldtrace.excursions WHERE shipment_id = 'SHP-A'")"
 alarm=$(sql "SELECT extract(epoch FROM min(measured_at)) FROM coldtrace.events WHERE device_id = 'truck-a' AND type = 'reefer_alarm'")
 assert_match "the reefer alarm was reported" '^[0-9.]+$' "$alarm"
 first_above=$(sql "SELECT extract(epoch FROM min(r.measured_at)) FROM coldtrace.readings r
@@ -117,9 +121,13 @@ assert_eq "one alert per state change: opened first, closed only if it closed" \
 
 # Trip B: the same records (same seed) for another device and shipment, delivered shuffled in
 # random batches by the fleet account. The excursions must be the same.
-python3 - "$UPLINKS_LOG" truck-b SHP-B >"$HARNESS_DIR/shuffled.txt" <<'EOF'
+# Trips B, B2, B3: the same records for other devices and shipments, each delivered in another
+# random order and random batch sizes (seeds 7, 8, 9) through the fleet account. Every
+# arrival order must give the excursions and figures of the in-order trip A.
+shuffle() { # DEVICE SHIPMENT SEED > messages, one per line
+	python3 - "$UPLINKS_LOG" "$1" "$2" "$3" <<'EOF'
 import json, random, sys
-log, device, shipment = sys.argv[1], sys.argv[2], sys.argv[3]
+log, device, shipment, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 recs = {}
 for line in open(log, encoding="utf-8"):
     line = line.strip()
@@ -129,30 +137,38 @@ for line in open(log, encoding="utf-8"):
                 r["shipment"] = shipment
             recs[r["seq"]] = r  # resends carry the same record
 recs = list(recs.values())
-random.seed(7)
+random.seed(seed)
 random.shuffle(recs)
 i = 0
 while i < len(recs):
-    n = random.randint(1, 40)
+    n = random.randint(1, 60)
     print(json.dumps({"v": 1, "device": device, "records": recs[i:i + n]}))
     i += n
 EOF
-assert_eq "the capture held the whole trip" "$last" "$(python3 -c "import json, sys; print(sum(len(json.loads(l)['records']) for l in open(sys.argv[1])))" "$HARNESS_DIR/shuffled.txt")"
-while read -r msg; do
-	mqtt_pub "$COLDTRACE_FLEET_USERNAME" "$COLDTRACE_FLEET_PASSWORD_FILE" -q 1 -t coldtrace/v1/dev/truck-b/up -m "$msg"
-done <"$HARNESS_DIR/shuffled.txt"
-all_in() { [ "$(sql "SELECT count(*) FROM coldtrace.record_keys WHERE device_id = 'truck-b'")" = "$last" ]; }
-wait_for "trip B stored" 60 all_in
-wait_for "trip B evaluated" 60 evaluated SHP-B
+}
 cmp_cols="direction, severity, state, started_at, ended_at, peak_c, duration_s, round(degree_minutes::numeric, 3), phase"
-assert_eq "shuffled, batched delivery gives the same excursions" \
-	"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-A' ORDER BY started_at")" \
-	"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-B' ORDER BY started_at")"
-assert_eq "and the same figures" \
-	"$(sql "SELECT samples, min_c, max_c, mean_c, mkt_c, coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-A' AND lot_key = ''")" \
-	"$(sql "SELECT samples, min_c, max_c, mean_c, mkt_c, coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-B' AND lot_key = ''")"
-assert_eq "late data re-evaluated without repeating alerts: one 'opened' for B" 1 \
-	"$(sql "SELECT count(*) FROM coldtrace.alerts WHERE shipment_id = 'SHP-B' AND change = 'opened'")"
+n=0
+for b in B B2 B3; do
+	n=$((n + 1))
+	dev=truck-$(tr 'A-Z' 'a-z' <<<"$b")
+	shuffle "$dev" "SHP-$b" $((6 + n)) >"$HARNESS_DIR/shuffled-$b.txt"
+	assert_eq "$b: the capture held the whole trip" "$last" \
+		"$(python3 -c "import json, sys; print(sum(len(json.loads(l)['records']) for l in open(sys.argv[1])))" "$HARNESS_DIR/shuffled-$b.txt")"
+	while read -r msg; do
+		mqtt_pub "$COLDTRACE_FLEET_USERNAME" "$COLDTRACE_FLEET_PASSWORD_FILE" -q 1 -t "coldtrace/v1/dev/$dev/up" -m "$msg"
+	done <"$HARNESS_DIR/shuffled-$b.txt"
+	all_in() { [ "$(sql "SELECT count(*) FROM coldtrace.record_keys WHERE device_id = '$1'")" = "$last" ]; }
+	wait_for "trip $b stored" 60 all_in "$dev"
+	wait_for "trip $b evaluated" 60 evaluated "SHP-$b"
+	assert_eq "$b: random order and batching give the same excursions" \
+		"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-A' ORDER BY started_at")" \
+		"$(sql "SELECT $cmp_cols FROM coldtrace.excursions WHERE shipment_id = 'SHP-$b' ORDER BY started_at")"
+	assert_eq "$b: and the same figures" \
+		"$(sql "SELECT samples, min_c, max_c, mean_c, mkt_c, coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-A' AND lot_key = ''")" \
+		"$(sql "SELECT samples, min_c, max_c, mean_c, mkt_c, coverage FROM coldtrace.shipment_figures WHERE shipment_id = 'SHP-$b' AND lot_key = ''")"
+	assert_eq "$b: late data re-evaluated without repeating alerts: one 'opened'" 1 \
+		"$(sql "SELECT count(*) FROM coldtrace.alerts WHERE shipment_id = 'SHP-$b' AND change = 'opened'")"
+done
 
 posted() { [ "$(sql "SELECT count(*) FROM coldtrace.alerts WHERE webhook_at IS NULL")" = 0 ]; }
 wait_for "webhook received every alert" 30 posted && pass "every alert was POSTed to the webhook"
