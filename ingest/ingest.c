@@ -190,7 +190,8 @@ static int queue_acks(struct ingest *ing, const struct store_result *res)
 			ing->cap_acks = n;
 		}
 	}
-	memcpy(ing->acks + ing->n_acks, res->acks, res->n_acks * sizeof(*res->acks));
+	if (res->n_acks) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(ing->acks + ing->n_acks, res->acks, res->n_acks * sizeof(*res->acks));
 	ing->n_acks += res->n_acks;
 	ing->stats.acks += res->n_acks;
 	return 0;
@@ -398,6 +399,8 @@ const struct store_ack *ingest_acks(const struct ingest *ing, size_t *n)
 
 void ingest_acks_done(struct ingest *ing, size_t n)
 {
+	if (n == 0)
+		return;
 	memmove(ing->acks, ing->acks + n, (ing->n_acks - n) * sizeof(*ing->acks));
 	ing->n_acks -= n;
 }

@@ -228,7 +228,8 @@ static int merge_runs(const struct excursion_input *in, int direction, struct ve
 	struct run *r = runs->p;
 	struct excursion x;
 
-	qsort(r, runs->n, sizeof(*r), cmp_run);
+	if (runs->n)
+		qsort(r, runs->n, sizeof(*r), cmp_run);
 	for (size_t i = 0; i < runs->n;) {
 		memset(&x, 0, sizeof(x));
 		x.direction = direction;
@@ -288,7 +289,8 @@ int excursion_find(const struct excursion_profile *p, const struct excursion_inp
 		if (merge_runs(in, dir, &runs, &found) < 0)
 			goto out;
 	}
-	qsort(found.p, found.n, sizeof(struct excursion), cmp_excursion);
+	if (found.n)
+		qsort(found.p, found.n, sizeof(struct excursion), cmp_excursion);
 	*out = found.p;
 	*n = found.n;
 	found.p = NULL;

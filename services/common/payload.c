@@ -903,7 +903,8 @@ int payload_parse(struct payload_parser *p, struct message *m, const void *data,
 	m->buf = malloc(len + 1);
 	if (!m->buf)
 		return -2;
-	memcpy(m->buf, data, len);
+	if (len) /* an empty payload may come as NULL */
+		memcpy(m->buf, data, len);
 	m->buf[len] = '\0';
 	m->len = len;
 	if (memchr(m->buf, '\\', len)) {
