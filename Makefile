@@ -8,19 +8,25 @@ CC      ?= gcc
 
 PKGS_COMMON := libpq libsodium
 PKGS_MQTT   := libmosquitto
-PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_COMMON) $(PKGS_MQTT) 2>/dev/null)
+PKGS_XML    := libxml-2.0
+PKGS_HTTP   := libmicrohttpd
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS_COMMON) $(PKGS_MQTT) $(PKGS_XML) $(PKGS_HTTP) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP \
-           -Iservices/common $(PKG_CFLAGS)
+           -Iservices/common -Iservices/report $(PKG_CFLAGS)
 LDLIBS_COMMON := $(shell pkg-config --libs $(PKGS_COMMON) 2>/dev/null) -lm
 LDLIBS_MQTT   := $(shell pkg-config --libs $(PKGS_MQTT) 2>/dev/null)
 LDLIBS_CRYPTO := $(shell pkg-config --libs libcrypto 2>/dev/null)
 LDLIBS_CURL   := $(shell pkg-config --libs libcurl 2>/dev/null)
+LDLIBS_XML    := $(shell pkg-config --libs $(PKGS_XML) 2>/dev/null)
+LDLIBS_HTTP   := $(shell pkg-config --libs $(PKGS_HTTP) 2>/dev/null)
 LDLIBS_BENCH  := $(shell pkg-config --libs libcjson 2>/dev/null) -lpthread
 
 COMMON_SRC := $(wildcard services/common/*.c)
+REPORT_SRC := $(wildcard services/report/*.c)
+API_SRC    := $(wildcard services/api/*.c)
 INGEST_SRC := $(wildcard ingest/*.c)
 CLI_SRC    := $(wildcard services/cli/*.c)
 SIM_SRC    := $(wildcard contrib/sim/*.c)
@@ -31,8 +37,11 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/libcoldtrace-common.a
+# Report code is the only code that talks libxml2: its own library, linked by the programs
+# that render or import documents.
+LIBREPORT := $(BUILD)/libcoldtrace-report.a
 PROGRAMS  := $(BUILD)/bin/coldtrace-ingest $(BUILD)/bin/coldtrace $(BUILD)/bin/coldtrace-sim \
-             $(BUILD)/bin/coldtrace-monitor
+             $(BUILD)/bin/coldtrace-monitor $(if $(API_SRC),$(BUILD)/bin/coldtrace-api)
 BENCHES   := $(patsubst contrib/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
 UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -48,13 +57,22 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBREPORT): $(call obj,$(REPORT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(BUILD)/bin/coldtrace-ingest: $(call obj,$(INGEST_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
 
-$(BUILD)/bin/coldtrace: $(call obj,$(CLI_SRC)) $(LIBCOMMON)
+$(BUILD)/bin/coldtrace: $(call obj,$(CLI_SRC)) $(LIBREPORT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_XML) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+
+$(BUILD)/bin/coldtrace-api: $(call obj,$(API_SRC)) $(LIBREPORT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_HTTP) $(LDLIBS_XML) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
 
 $(BUILD)/bin/coldtrace-monitor: $(call obj,$(MON_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -68,9 +86,9 @@ $(BUILD)/bin/%: $(BUILD)/obj/contrib/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON) $(LDLIBS_BENCH)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCOMMON)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBREPORT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS_XML) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
 
 deps:
 	@contrib/deps.sh
@@ -105,7 +123,7 @@ install: $(PROGRAMS)
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/
 
 format:
-	clang-format -i $(COMMON_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) $(MON_SRC) services/common/*.h ingest/*.h
+	clang-format -i $(COMMON_SRC) $(REPORT_SRC) $(API_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) $(MON_SRC) services/common/*.h services/report/*.h ingest/*.h
 
 clean:
 	rm -rf build

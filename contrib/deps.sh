@@ -18,7 +18,8 @@ required=(
 	libpq-dev postgresql-15 postgresql-15-postgis-3 pgtap postgresql-15-pgtap
 	mosquitto mosquitto-clients libmosquitto-dev
 	libjsmn-dev libcjson-dev libcmocka-dev libsodium-dev libssl-dev libxml2-dev
-	libmicrohttpd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libxml2-utils
+	chromium wrk clang libclang-rt-14-dev
 	python3 procps iproute2 curl
 )
 

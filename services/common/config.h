@@ -38,6 +38,10 @@ struct config {
 	char *broker_passwd_file;
 	char *broker_acl_file;
 	char *broker_pid_file;
+	char *epcis_schema_dir;
+	char *report_key_file;
+	char *report_public_key_file;
+	char *public_base_url;
 	char *sql_dir;
 	char *log_level;
 };

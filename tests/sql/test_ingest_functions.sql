@@ -6,13 +6,16 @@ SET search_path = coldtrace, public;
 SELECT plan(27);
 
 -- Distribution rule: every primary or unique key of a per-device table holds device_id, of
--- a per-shipment table shipment_id (so Citus can distribute by them).
+-- a per-shipment table shipment_id (so Citus can distribute by them). trace_events names the
+-- device of a device-born event only as provenance: it is keyed by event identity and stays
+-- on the coordinator (0004_trace.sql), so it is not a per-device table.
 SELECT is(
     (SELECT count(*)::int FROM pg_index i
        JOIN pg_class c ON c.oid = i.indrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'coldtrace' AND (i.indisunique OR i.indisprimary)
         AND c.relkind IN ('r', 'p') AND c.relname NOT LIKE 'readings_%'
+        AND c.relname <> 'trace_events'
         AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                      AND a.attname = 'device_id' AND NOT a.attisdropped)
         AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
