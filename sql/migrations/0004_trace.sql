@@ -89,7 +89,9 @@ CREATE INDEX lots_farm_harvest ON lots (farm_gln, harvest_start);
 --     kept whole.
 --   site_gln: bizLocation as a GLN (NULL in transit); read_point: readPoint id as given.
 --   src_gln / dest_gln: the 'location' source and destination, as GLNs.
---   parent_epc: parentID of aggregation/association events.
+--   parent_epc: parentID of aggregation/association events (parent_sscc: its 18 digits when
+--     it is an SSCC, so pallets join without parsing URNs).
+--   transformation_id: links the steps of one transformation (EPCIS transformationID).
 --   extra_xml: what the relational columns do not model (sensorElementList, ilmd,
 --     certificationInfo, errorDeclaration, persistentDisposition, user extensions), as the
 --     serialised XML elements in document order, so export reproduces them.
@@ -109,6 +111,7 @@ CREATE TABLE trace_events (
     src_gln          text,
     dest_gln         text,
     parent_epc       text,
+    parent_sscc      text CHECK (parent_sscc ~ '^[0-9]{18}$'),  -- parent_epc when an SSCC
     transformation_id text,
     shipment_id      text REFERENCES shipments (id),
     device_id        text,
@@ -124,6 +127,9 @@ CREATE INDEX trace_events_shipment ON trace_events (shipment_id) WHERE shipment_
 CREATE INDEX trace_events_site_time ON trace_events (site_gln, event_time);
 CREATE INDEX trace_events_dest ON trace_events (dest_gln) WHERE dest_gln IS NOT NULL;
 CREATE INDEX trace_events_parent ON trace_events (parent_epc) WHERE parent_epc IS NOT NULL;
+CREATE INDEX trace_events_parent_sscc ON trace_events (parent_sscc) WHERE parent_sscc IS NOT NULL;
+CREATE INDEX trace_events_transformation ON trace_events (transformation_id)
+    WHERE transformation_id IS NOT NULL;
 
 -- What an event is about, one row per EPC or quantity element:
 --   role 'what' (epcList / quantityList), 'child' (childEPCs / childQuantityList),
