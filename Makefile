@@ -116,11 +116,32 @@ asan:
 coverage:
 	$(MAKE) BUILD=build/cov CFLAGS="-O0 -g --coverage" all unit
 
+# Programs, SQL, the sample config, systemd units (paths rewritten for PREFIX/SYSCONFDIR; the
+# API's only when it is built), the sysusers.d entry, the OpenAPI document, TLS helpers.
+install: SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+install: UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/coldtrace/sql/migrations
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/coldtrace/sql/migrations \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/coldtrace/examples
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/migrations/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/migrations/
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/coldtrace/sql/
+	install -m 644 contrib/coldtrace.conf.sample contrib/systemd/coldtrace.env.sample \
+		contrib/nginx/coldtrace-api.conf $(DESTDIR)$(PREFIX)/share/coldtrace/examples/
+	install -m 755 contrib/tls/make-certs.sh $(DESTDIR)$(PREFIX)/share/coldtrace/examples/
+	install -m 644 contrib/systemd/coldtrace.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/coldtrace.conf
+	for u in coldtrace-ingest coldtrace-monitor $(if $(API_SRC),coldtrace-api); do \
+		sed -e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/usr/share/coldtrace/|$(PREFIX)/share/coldtrace/|g' \
+		    -e 's|/etc/coldtrace/|$(SYSCONFDIR)/coldtrace/|g' contrib/systemd/$$u.service \
+		    >$(DESTDIR)$(UNITDIR)/$$u.service && chmod 644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	for f in $(wildcard services/api/openapi.*); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/coldtrace/ || exit 1; done
+
+# libFuzzer (clang, ASan, UBSan) on the payload parser and EPCIS capture, FUZZ_SECONDS (60)
+# each, in build/fuzz; `make check` replays the corpora (tests/integration/test_fuzz_corpus.sh).
+.PHONY: fuzz
+fuzz:
+	BUILD=$(BUILD) tests/fuzz/run.sh fuzz
 
 format:
 	clang-format -i $(COMMON_SRC) $(REPORT_SRC) $(API_SRC) $(INGEST_SRC) $(CLI_SRC) $(SIM_SRC) $(MON_SRC) services/common/*.h services/report/*.h ingest/*.h

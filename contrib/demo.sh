@@ -26,7 +26,10 @@ ct() { "$BIN/coldtrace" "$@" >>"$RUN/cli.log"; }
 ct org add "Qiannan Greens Cooperative" --kind grower
 ct org add "Guizhou Fresh Logistics" --kind carrier
 ct org add "Harbour Fresh Markets (HK)" --kind buyer
-ct site add 6970000000017 --name "Guiyang packhouse" --kind packhouse --org "Qiannan Greens Cooperative" --lat 26.5965 --lon 106.7085
+ct site add 6970000000055 --name "Weining highland farm" --kind farm --org "Qiannan Greens Cooperative" --lat 26.8730 --lon 104.2870 --city Weining --region Guizhou --country CN
+ct site register 6970000000055 --scheme gba_supply_base --id GBA-GZ-0523
+ct cert add 6970000000055 --scheme 圳品 --number SZP-2026-0117 --issuer "Shenzhen Standard Certification" --valid-from 2026-01-01 --valid-to 2027-12-31
+ct site add 6970000000017 --name "Guiyang packhouse" --kind packhouse --org "Qiannan Greens Cooperative" --lat 26.5965 --lon 106.7085 --city Guiyang --region Guizhou --country CN
 ct site add 6970000000024 --name "Guangzhou DC (Baiyun)" --kind dc --lat 23.1729 --lon 113.3538
 ct site add 6970000000031 --name "Shenzhen DC (Pinghu)" --kind dc --lat 22.6291 --lon 114.0518
 ct site add 6970000000048 --name "Hong Kong buyer store (Kwai Chung)" --kind store --org "Harbour Fresh Markets (HK)" --lat 22.3572 --lon 114.1294
@@ -44,7 +47,24 @@ since=$(date -u -d '-12 hours' +%Y-%m-%dT%H:%M:%SZ)
 ct shipment assign SHP-DEMO-NORMAL --device gz-reefer-0001 --from "$since"
 ct shipment assign SHP-DEMO-REEFER --device gz-reefer-0002 --from "$since"
 ct shipment assign SHP-DEMO-DEADZONE --device gz-reefer-0003 --from "$since"
-echo "3 organisations, 4 sites, 3 trucks, 3 devices, 3 shipments (see $RUN/cli.log)"
+# The lots the trucks carry, from the field: harvest at the farm, forced-air cooling and
+# packing into 5 kg cases at the packhouse (the packing assigns the traceability lot code).
+ct product add 06970000000994 --description "Choy sum / pea shoots, field bins" --org "Qiannan Greens Cooperative"
+ct product add 16970000000120 --description "Choy sum 菜心, 5 kg case" --commodity CHOY_SUM --org "Qiannan Greens Cooperative"
+ct product add 16970000000298 --description "Pea shoots 豆苗, 2 kg case" --commodity PEA_SHOOTS --org "Qiannan Greens Cooperative"
+day=$(date -u +%Y%m%d)
+at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+LOT_NORMAL=16970000000120/GZ-CXS-$day-A
+LOT_REEFER=16970000000298/GZ-PEA-$day-B
+LOT_DEADZONE=16970000000120/GZ-CXS-$day-C
+for spec in "A $LOT_NORMAL 620 120" "B $LOT_REEFER 260 120" "C $LOT_DEADZONE 600 116"; do
+	read -r x lot kg cases <<<"$spec"
+	ct lot harvest "06970000000994/H-$day-$x" --farm 6970000000055 --field "F0$x" --at "$(at '-16 hours')" --qty "$kg" --uom KGM --country CN
+	ct lot cool "06970000000994/H-$day-$x" --at 6970000000017 --start "$(at '-13 hours')" --method forced_air
+	ct lot pack "$lot" --from "06970000000994/H-$day-$x:$kg" --at 6970000000017 --time "$(at '-12 hours')" --qty "$cases" --uom CS --best-before "$(date -u -d '+7 days' +%Y-%m-%d)"
+	ct lot publish "$lot"
+done
+echo "3 organisations, 5 sites, 3 trucks, 3 devices, 3 shipments, 3 lots from the field (see $RUN/cli.log)"
 
 say "Starting coldtrace-ingest and coldtrace-monitor"
 "$BIN/coldtrace-ingest" >"$RUN/ingest.log" 2>&1 &
@@ -73,9 +93,9 @@ trip() { # device shipment destination fault...
 		--seed "$n" --ack-timeout 300 "$@" >"$RUN/trip-$dev.json" 2>"$RUN/trip-$dev.log"
 }
 start_s=$(date +%s)
-trip gz-reefer-0001 SHP-DEMO-NORMAL guangzhou & p1=$!
-trip gz-reefer-0002 SHP-DEMO-REEFER shenzhen --fault reefer_failure & p2=$!
-trip gz-reefer-0003 SHP-DEMO-DEADZONE guangzhou --fault dead_zone & p3=$!
+trip gz-reefer-0001 SHP-DEMO-NORMAL guangzhou --gtin "${LOT_NORMAL%%/*}" --lot-code "${LOT_NORMAL#*/}" & p1=$!
+trip gz-reefer-0002 SHP-DEMO-REEFER shenzhen --fault reefer_failure --commodity PEA_SHOOTS --gtin "${LOT_REEFER%%/*}" --lot-code "${LOT_REEFER#*/}" & p2=$!
+trip gz-reefer-0003 SHP-DEMO-DEADZONE guangzhou --fault dead_zone --gtin "${LOT_DEADZONE%%/*}" --lot-code "${LOT_DEADZONE#*/}" & p3=$!
 fail=0
 for p in $p1 $p2 $p3; do wait "$p" || fail=1; done
 echo "trips played and acknowledged in $(($(date +%s) - start_s)) s"
@@ -128,6 +148,23 @@ echo "alerts published on coldtrace/v1/alerts/#: $(grep -c . "$RUN/alerts.log") 
 say "Devices"
 for n in 1 2 3; do "$BIN/coldtrace" device status "gz-reefer-000$n"; echo; done
 
+say "Trace of the reefer-failure lot, farm to store"
+"$BIN/coldtrace" trace "$LOT_REEFER"
+
+say "Buyer reports of the three trips (signed; checked with coldtrace verify)"
+mkdir -p "$RUN/reports"
+for spec in "normal $LOT_NORMAL" "reefer $LOT_REEFER" "deadzone $LOT_DEADZONE"; do
+	read -r name lot <<<"$spec"
+	for f in "html en xhtml" "html zh-Hans zh-Hans.xhtml" "html zh-Hant zh-Hant.xhtml" "csv en csv" "epcis en epcis.xml"; do
+		read -r format lang ext <<<"$f"
+		out=$RUN/reports/$name.$ext
+		"$BIN/coldtrace" report --lot "$lot" --format "$format" --lang "$lang" -o "$out" 2>>"$RUN/cli.log"
+		"$BIN/coldtrace" verify "$out" >/dev/null
+		echo "  ${out#$REPO/}"
+	done
+done
+echo "every report verified: coldtrace verify FILE (trusted key ${COLDTRACE_REPORT_PUBLIC_KEY_FILE#$REPO/})"
+
 kill -TERM $ingest_pid $monitor_pid $sub_pid
 wait $ingest_pid $monitor_pid 2>/dev/null || true
 trap - EXIT
@@ -139,6 +176,9 @@ cat <<EOF
   build/bin/coldtrace device status gz-reefer-0003 --json
   build/bin/coldtrace deadletters list
   build/bin/coldtrace qa list
+  build/bin/coldtrace recall --farm 6970000000055 --from $(date -u -d '-1 day' +%Y-%m-%d) --to $(date -u +%Y-%m-%d)
+  build/bin/coldtrace epcis export --lot $LOT_NORMAL
+  open ${RUN#$REPO/}/reports/reefer.xhtml in a browser
   psql -c 'SELECT measured_at, t_supply, t_return, t_product FROM coldtrace.readings
            WHERE shipment_id = '"'"'SHP-DEMO-REEFER'"'"' ORDER BY measured_at'
   logs: ${RUN#$REPO/}/ingest.log, ${RUN#$REPO/}/trip-*.log

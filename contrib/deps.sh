@@ -19,7 +19,7 @@ required=(
 	mosquitto mosquitto-clients libmosquitto-dev
 	libjsmn-dev libcjson-dev libcmocka-dev libsodium-dev libssl-dev libxml2-dev
 	libmicrohttpd-dev libcurl4-openssl-dev libxml2-utils
-	chromium wrk clang libclang-rt-14-dev
+	chromium fonts-wqy-microhei wrk clang libclang-rt-14-dev
 	python3 procps iproute2 curl
 )
 

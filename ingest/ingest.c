@@ -11,10 +11,18 @@
  *    ingest_full() tells main to stop reading from the broker, which leaves the rest queued in
  *    the broker's persistent session (and, behind it, in the devices' own stores);
  *  - a batch is committed when it reaches batch_max_records or batch_max_ms after its first
- *    message, whichever comes first — the bound on ack latency under light load.
+ *    message, whichever comes first — the bound on ack latency under light load;
+ *  - one batch at a time is in flight: a database thread commits it while the main thread
+ *    goes on reading and parsing the next (so the broker is read while PostgreSQL works).
+ *    Batches commit one after the other in arrival order, so a device's records reach the
+ *    database in the order they came. The connection belongs to the database thread while a
+ *    batch is in flight and to the main thread otherwise (connect, gap checks, maintenance);
+ *    the hand-over is under the mutex. A batch that fails stays in flight, whole, and is
+ *    retried after the backoff; its messages are freed only once it committed.
  */
 #include "ingest.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +34,20 @@
 
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
+/* How often the main thread looks for the end of a batch in flight while the broker is
+ * quiet (under load every incoming message wakes it anyway). */
+#define FLIGHT_POLL_MS 2
+
+enum flight_state { FLIGHT_IDLE, FLIGHT_QUEUED, FLIGHT_DONE };
+
+/* The batch being committed by the database thread, and what came of it. */
+struct flight {
+	struct message *msgs;
+	size_t n, cap, bytes;
+	int rc;			/* 0 committed (every message), -1 not: retry it */
+	struct store_result res; /* counts and acks of what did commit */
+	int64_t ms;
+};
 
 struct ingest {
 	struct db *db;
@@ -39,7 +61,17 @@ struct ingest {
 	struct store_ack *acks;
 	size_t n_acks, cap_acks;
 	struct ingest_stats stats;
+	struct flight fl;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum flight_state state; /* under mu */
+	bool quit;		 /* under mu */
+	bool thread_started;
+	bool busy; /* main thread's view: a batch was submitted and not collected yet */
 };
+
+static void *db_thread(void *arg);
 
 static int ingest_connect(struct ingest *ing)
 {
@@ -66,6 +98,14 @@ int ingest_new(struct ingest **out)
 	ing->limits.max_age_us = (int64_t)config.max_record_age_s * TS_US_PER_S;
 	ing->limits.max_future_us = (int64_t)config.max_future_s * TS_US_PER_S;
 	ing->backoff_ms = BACKOFF_MIN_MS;
+	pthread_mutex_init(&ing->mu, NULL);
+	pthread_cond_init(&ing->cv, NULL);
+	if (pthread_create(&ing->thread, NULL, db_thread, ing) != 0) {
+		log_error("ingest: cannot start the database thread");
+		ingest_free(ing);
+		return -1;
+	}
+	ing->thread_started = true;
 	if (ingest_connect(ing) < 0)
 		log_warn("ingest: database not reachable yet; will retry");
 	*out = ing;
@@ -76,6 +116,25 @@ void ingest_free(struct ingest *ing)
 {
 	if (!ing)
 		return;
+	if (ing->thread_started) {
+		bool busy;
+		pthread_mutex_lock(&ing->mu);
+		ing->quit = true;
+		busy = ing->state == FLIGHT_QUEUED;
+		pthread_cond_broadcast(&ing->cv);
+		pthread_mutex_unlock(&ing->mu);
+		if (busy) {
+			/* The database is hanging on a batch (drain gave up): leave it to exit. */
+			log_error("ingest: a batch is still being written; not waiting for it");
+			pthread_detach(ing->thread);
+			return;
+		}
+		pthread_join(ing->thread, NULL);
+	}
+	for (size_t i = 0; i < ing->fl.n; i++)
+		payload_message_release(&ing->fl.msgs[i]);
+	free(ing->fl.msgs);
+	store_result_release(&ing->fl.res);
 	for (size_t i = 0; i < ing->n; i++)
 		payload_message_release(&ing->batch[i]);
 	free(ing->batch);
@@ -83,6 +142,8 @@ void ingest_free(struct ingest *ing)
 	store_free(ing->store);
 	db_free(ing->db);
 	payload_parser_free(ing->parser);
+	pthread_mutex_destroy(&ing->mu);
+	pthread_cond_destroy(&ing->cv);
 	free(ing);
 }
 
@@ -147,7 +208,10 @@ int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_
 
 bool ingest_full(const struct ingest *ing)
 {
-	return ing->bytes >= (size_t)config.max_pending_bytes;
+	/* While a batch is in flight, one more ready behind it is all that is worth holding:
+	 * the rest waits in the broker as it would behind a blocking commit. */
+	return ing->bytes >= (size_t)config.max_pending_bytes ||
+	       (ing->busy && ing->records >= (size_t)config.batch_max_records);
 }
 
 static int cmp_ack(const void *a, const void *b)
@@ -197,14 +261,6 @@ static int queue_acks(struct ingest *ing, const struct store_result *res)
 	return 0;
 }
 
-static void count(struct ingest *ing, const struct store_result *res)
-{
-	ing->stats.readings += (uint64_t)res->readings;
-	ing->stats.events += (uint64_t)res->events;
-	ing->stats.duplicates += (uint64_t)res->duplicates;
-	ing->stats.conflicts += (uint64_t)res->conflicts;
-	ing->stats.dead_letters += (uint64_t)res->dead_letters;
-}
 
 /* How many held messages, from the oldest, make up one transaction. */
 static size_t chunk_size(const struct ingest *ing)
@@ -218,16 +274,30 @@ static size_t chunk_size(const struct ingest *ing)
 	return k;
 }
 
-static void drop_front(struct ingest *ing, size_t k)
+/* Moves the oldest chunk of the held batch into the (empty) flight. */
+static int fill_flight(struct ingest *ing)
 {
+	struct flight *fl = &ing->fl;
+	size_t k = chunk_size(ing);
+
+	if (k > fl->cap) {
+		struct message *m = realloc(fl->msgs, k * sizeof(*m));
+		if (!m)
+			return -1;
+		fl->msgs = m;
+		fl->cap = k;
+	}
+	memcpy(fl->msgs, ing->batch, k * sizeof(*ing->batch));
+	fl->n = k;
+	fl->bytes = 0;
 	for (size_t i = 0; i < k; i++) {
 		ing->records -= ing->batch[i].n_records ? ing->batch[i].n_records : 1;
-		ing->bytes -= held_bytes(&ing->batch[i]);
-		payload_message_release(&ing->batch[i]);
+		fl->bytes += held_bytes(&ing->batch[i]);
 	}
 	memmove(ing->batch, ing->batch + k, (ing->n - k) * sizeof(*ing->batch));
 	ing->n -= k;
 	ing->first_ms = ts_mono_ms();
+	return 0;
 }
 
 static void note_db_failure(struct ingest *ing, int64_t now_ms)
@@ -235,15 +305,6 @@ static void note_db_failure(struct ingest *ing, int64_t now_ms)
 	ing->stats.flush_failures++;
 	ing->next_db_try_ms = now_ms + ing->backoff_ms;
 	ing->backoff_ms = ing->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ing->backoff_ms * 2;
-}
-
-static void absorb(struct ingest *ing, struct store_result *res)
-{
-	count(ing, res);
-	if (queue_acks(ing, res) < 0)
-		log_error("ingest: out of memory queueing %zu acks; they follow the next commit",
-			  res->n_acks);
-	store_result_release(res);
 }
 
 /* Failures worth retrying as they are: lost connection, deadlock or serialization
@@ -256,17 +317,45 @@ static bool transient_failure(const struct db *db)
 	       strncmp(st, "57", 2) == 0 || strncmp(st, "08", 2) == 0 || st[0] == '\0';
 }
 
+/* ---- the database thread ---------------------------------------------------------------- */
+
+/* Adds what one committed write did to the flight's result. */
+static void flight_take(struct flight *fl, struct store_result *res)
+{
+	struct store_result *t = &fl->res;
+
+	t->readings += res->readings;
+	t->events += res->events;
+	t->duplicates += res->duplicates;
+	t->conflicts += res->conflicts;
+	t->unknown_device += res->unknown_device;
+	t->dead_letters += res->dead_letters;
+	if (res->n_acks) {
+		struct store_ack *a = realloc(t->acks, (t->n_acks + res->n_acks) * sizeof(*a));
+		if (a) {
+			memcpy(a + t->n_acks, res->acks, res->n_acks * sizeof(*a));
+			t->acks = a;
+			t->n_acks += res->n_acks;
+		} else {
+			log_error("ingest: out of memory keeping %zu acks; they follow the next commit",
+				  res->n_acks);
+		}
+	}
+	store_result_release(res);
+}
+
 /* The database refused a batch although the connection is fine: some message in it trips
  * a constraint or a bug. Write the messages one by one and dead-letter, whole, any message
  * that still fails, so one poison message cannot stall every device behind it. */
-static int isolate_poison(struct ingest *ing, size_t k)
+static int isolate_poison(struct ingest *ing)
 {
+	struct flight *fl = &ing->fl;
 	struct store_result res;
 
-	for (size_t i = 0; i < k; i++) {
-		struct message *m = &ing->batch[i];
+	for (size_t i = 0; i < fl->n; i++) {
+		struct message *m = &fl->msgs[i];
 		if (store_write(ing->store, m, 1, &res) == 0) {
-			absorb(ing, &res);
+			flight_take(fl, &res);
 			continue;
 		}
 		if (transient_failure(ing->db))
@@ -277,31 +366,106 @@ static int isolate_poison(struct ingest *ing, size_t k)
 		snprintf(m->detail, sizeof(m->detail), "%.150s", db_error(ing->db));
 		if (store_write(ing->store, m, 1, &res) < 0)
 			return -1;
-		absorb(ing, &res);
+		flight_take(fl, &res);
 	}
 	return 0;
 }
 
-/* One transaction for the oldest chunk. 0 committed, -1 not (kept for a retry). */
-static int flush_chunk(struct ingest *ing, int64_t now_ms)
+/* One transaction for the flight (or one per message when it holds poison). */
+static void write_flight(struct ingest *ing)
 {
+	struct flight *fl = &ing->fl;
 	struct store_result res;
-	size_t k = chunk_size(ing);
 	int64_t t0 = ts_mono_ms();
 
-	if (store_write(ing->store, ing->batch, k, &res) == 0) {
-		absorb(ing, &res);
-	} else if (transient_failure(ing->db) || isolate_poison(ing, k) < 0) {
-		note_db_failure(ing, now_ms);
-		return -1;
+	fl->rc = -1;
+	if (store_write(ing->store, fl->msgs, fl->n, &res) == 0) {
+		flight_take(fl, &res);
+		fl->rc = 0;
+	} else if (!transient_failure(ing->db) && isolate_poison(ing) == 0) {
+		fl->rc = 0;
 	}
-	if (ing->stats.flushes++ == 0)
-		log_info("ingest: first batch committed (%zu messages)", k);
-	ing->stats.last_flush_ms = ts_mono_ms() - t0;
-	log_debug("ingest: committed %zu messages in %lld ms", k, (long long)ing->stats.last_flush_ms);
-	drop_front(ing, k);
-	ing->backoff_ms = BACKOFF_MIN_MS;
-	return 0;
+	fl->ms = ts_mono_ms() - t0;
+}
+
+static void *db_thread(void *arg)
+{
+	struct ingest *ing = arg;
+
+	pthread_mutex_lock(&ing->mu);
+	for (;;) {
+		while (ing->state != FLIGHT_QUEUED && !ing->quit)
+			pthread_cond_wait(&ing->cv, &ing->mu);
+		if (ing->state != FLIGHT_QUEUED)
+			break;
+		pthread_mutex_unlock(&ing->mu);
+		write_flight(ing);
+		pthread_mutex_lock(&ing->mu);
+		ing->state = FLIGHT_DONE;
+		pthread_cond_broadcast(&ing->cv);
+	}
+	pthread_mutex_unlock(&ing->mu);
+	return NULL;
+}
+
+/* ---- the main thread's side ------------------------------------------------------------- */
+
+static enum flight_state flight_state(struct ingest *ing)
+{
+	enum flight_state st;
+
+	pthread_mutex_lock(&ing->mu);
+	st = ing->state;
+	pthread_mutex_unlock(&ing->mu);
+	return st;
+}
+
+static void submit(struct ingest *ing)
+{
+	ing->busy = true;
+	pthread_mutex_lock(&ing->mu);
+	ing->state = FLIGHT_QUEUED;
+	pthread_cond_broadcast(&ing->cv);
+	pthread_mutex_unlock(&ing->mu);
+}
+
+/* Takes a finished flight back: its acks are queued for publication (they come only from
+ * committed transactions), its messages freed when all committed, kept for a retry if not. */
+static void collect(struct ingest *ing, int64_t now_ms)
+{
+	struct flight *fl = &ing->fl;
+	struct store_result *res = &fl->res;
+
+	if (flight_state(ing) != FLIGHT_DONE)
+		return;
+	ing->stats.readings += (uint64_t)res->readings;
+	ing->stats.events += (uint64_t)res->events;
+	ing->stats.duplicates += (uint64_t)res->duplicates;
+	ing->stats.conflicts += (uint64_t)res->conflicts;
+	ing->stats.dead_letters += (uint64_t)res->dead_letters;
+	if (queue_acks(ing, res) < 0)
+		log_error("ingest: out of memory queueing %zu acks; they follow the next commit",
+			  res->n_acks);
+	store_result_release(res);
+	memset(res, 0, sizeof(*res));
+	if (fl->rc == 0) {
+		if (ing->stats.flushes++ == 0)
+			log_info("ingest: first batch committed (%zu messages)", fl->n);
+		ing->stats.last_flush_ms = fl->ms;
+		log_debug("ingest: committed %zu messages in %lld ms", fl->n, (long long)fl->ms);
+		for (size_t i = 0; i < fl->n; i++)
+			payload_message_release(&fl->msgs[i]);
+		ing->bytes -= fl->bytes;
+		fl->n = 0;
+		fl->bytes = 0;
+		ing->backoff_ms = BACKOFF_MIN_MS;
+	} else {
+		note_db_failure(ing, now_ms);
+	}
+	pthread_mutex_lock(&ing->mu);
+	ing->state = FLIGHT_IDLE;
+	pthread_mutex_unlock(&ing->mu);
+	ing->busy = false;
 }
 
 static bool db_ready(struct ingest *ing, int64_t now_ms)
@@ -319,9 +483,9 @@ static bool db_ready(struct ingest *ing, int64_t now_ms)
 	return true;
 }
 
-static bool flush_due(const struct ingest *ing, int64_t now_ms)
+static bool flush_due(const struct ingest *ing, int64_t now_ms, bool force)
 {
-	return ing->n > 0 && (ing->records >= (size_t)config.batch_max_records ||
+	return ing->n > 0 && (force || ing->records >= (size_t)config.batch_max_records ||
 			      now_ms - ing->first_ms >= config.batch_max_ms || ingest_full(ing));
 }
 
@@ -357,20 +521,32 @@ static void maintain(struct ingest *ing, int64_t now_ms)
 			 config.retention_days);
 }
 
-int ingest_tick(struct ingest *ing, int64_t now_ms)
+/* One turn: take back a finished batch, then, while the connection is free, check gaps and
+ * do maintenance when due and send the next batch. Returns true when a batch is in flight. */
+static bool step(struct ingest *ing, int64_t now_ms, bool force)
 {
-	int64_t wait;
-
-	while (flush_due(ing, now_ms) && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms)) {
-		if (flush_chunk(ing, now_ms) < 0)
-			break;
-		now_ms = ts_mono_ms();
-	}
+	collect(ing, now_ms);
+	if (flight_state(ing) != FLIGHT_IDLE)
+		return true;
 	if (now_ms >= ing->next_gap_ms && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms))
 		check_gaps(ing, now_ms);
 	if (now_ms >= ing->next_maintenance_ms && now_ms >= ing->next_db_try_ms &&
 	    db_ready(ing, now_ms))
 		maintain(ing, now_ms);
+	if (ing->fl.n == 0 && flush_due(ing, now_ms, force) && fill_flight(ing) < 0)
+		log_error("ingest: out of memory moving a batch to the database thread");
+	if (ing->fl.n == 0 || now_ms < ing->next_db_try_ms || !db_ready(ing, now_ms))
+		return false;
+	submit(ing);
+	return true;
+}
+
+int ingest_tick(struct ingest *ing, int64_t now_ms)
+{
+	int64_t wait;
+
+	if (step(ing, now_ms, false))
+		return FLIGHT_POLL_MS;
 	wait = ing->n ? ing->first_ms + config.batch_max_ms - now_ms : 1000;
 	if (now_ms < ing->next_db_try_ms && ing->next_db_try_ms - now_ms < wait)
 		wait = ing->next_db_try_ms - now_ms;
@@ -379,16 +555,22 @@ int ingest_tick(struct ingest *ing, int64_t now_ms)
 
 int ingest_drain(struct ingest *ing, int64_t deadline_ms)
 {
-	while (ing->n > 0) {
+	for (;;) {
 		int64_t now = ts_mono_ms();
+		bool busy = step(ing, now, true);
+		if (!busy && ing->n == 0 && ing->fl.n == 0)
+			return 0;
 		if (now >= deadline_ms)
 			return -1;
-		if (now >= ing->next_db_try_ms && db_ready(ing, now))
-			flush_chunk(ing, now);
-		else
+		if (busy) {
+			pthread_mutex_lock(&ing->mu);
+			while (ing->state == FLIGHT_QUEUED)
+				pthread_cond_wait(&ing->cv, &ing->mu);
+			pthread_mutex_unlock(&ing->mu);
+		} else {
 			ts_sleep_ms(50);
+		}
 	}
-	return 0;
 }
 
 const struct store_ack *ingest_acks(const struct ingest *ing, size_t *n)

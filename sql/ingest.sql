@@ -59,11 +59,44 @@ LANGUAGE sql SET search_path = coldtrace, pg_temp AS $$
     SELECT 1 FROM device_acks WHERE device_id = ANY (devices) ORDER BY device_id FOR UPDATE;
 $$;
 
+-- The same lock, returning what the ingest needs to move most acks without asking again:
+-- each device's watermark and whether handled records sit above it (gap_since is set exactly
+-- when they do; ct_advance_acks keeps it so).
+CREATE OR REPLACE FUNCTION ct_lock_acks(devices text[])
+RETURNS TABLE (device_id text, acked_seq bigint, gap_open boolean)
+LANGUAGE sql SET search_path = coldtrace, pg_temp AS $$
+    INSERT INTO device_acks (device_id)
+        SELECT d FROM unnest(devices) AS d ORDER BY d ON CONFLICT DO NOTHING;
+    SELECT a.device_id, a.acked_seq, a.gap_since IS NOT NULL FROM device_acks a
+     WHERE a.device_id = ANY (devices) ORDER BY a.device_id FOR UPDATE;
+$$;
+
+-- Ends a batch's ack work under the locks of ct_lock_acks: devices in `fast` get the ack the
+-- ingest computed (their batch held every seq from just above the ack up to it, and nothing
+-- handled lay above the ack before), the others go through ct_advance_acks, whose rows are
+-- returned.
+CREATE OR REPLACE FUNCTION ct_finish_acks(fast text[], acks bigint[], slow text[])
+RETURNS TABLE (device_id text, acked_seq bigint)
+LANGUAGE plpgsql SET search_path = coldtrace, pg_temp AS $$
+BEGIN
+    IF cardinality(fast) > 0 THEN
+        UPDATE device_acks a SET acked_seq = v.ack, updated_at = now()
+          FROM unnest(fast, acks) AS v(d, ack)
+         WHERE a.device_id = v.d AND v.ack > a.acked_seq;
+    END IF;
+    IF cardinality(slow) > 0 THEN
+        RETURN QUERY SELECT x.device_id, x.acked_seq FROM ct_advance_acks(slow) x;
+    END IF;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION ct_ingest_apply()
 RETURNS TABLE (stage_no integer, outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
+    total bigint;
+    all_fresh boolean;
 BEGIN
     -- Records of devices nobody registered: handed back to be dead-lettered. Checked per
     -- distinct device of the batch (hundreds), not per row (thousands).
@@ -92,22 +125,33 @@ BEGIN
     END IF;
     RETURN QUERY SELECT n::integer, 'duplicates'::text;
 
+    -- Into the ledger. In the common batch every key is new: the count says so, and then
+    -- the stage needs no marking and no look-up of stored keys. Only when some key was there
+    -- already are the fresh rows marked (the one-time filter skips that join otherwise) and
+    -- the stored ones sorted into resends and conflicts.
+    SELECT count(*) INTO total FROM ct_stage s WHERE s.kind < 3;
     WITH ins AS (
         INSERT INTO coldtrace.record_keys (device_id, seq, digest, kind, measured_at)
         SELECT s.device_id, s.seq, s.digest, s.kind, s.measured_at
           FROM ct_stage s WHERE s.kind < 3
         ON CONFLICT DO NOTHING
-        RETURNING device_id, seq)
-    UPDATE ct_stage s SET fresh = true
-      FROM ins WHERE s.kind < 3 AND s.device_id = ins.device_id AND s.seq = ins.seq;
+        RETURNING device_id, seq),
+    mark AS (
+        UPDATE ct_stage s SET fresh = true
+          FROM ins
+         WHERE (SELECT count(*) FROM ins) < total
+           AND s.kind < 3 AND s.device_id = ins.device_id AND s.seq = ins.seq)
+    SELECT count(*) INTO n FROM ins;
+    all_fresh := n = total;
 
-    RETURN QUERY
-        SELECT s.stage_no, 'conflict'::text
-          FROM ct_stage s JOIN coldtrace.record_keys k
-               ON k.device_id = s.device_id AND k.seq = s.seq
-         WHERE s.kind < 3 AND NOT s.fresh AND k.digest <> s.digest;
-    SELECT count(*) INTO n FROM ct_stage s WHERE s.kind < 3 AND NOT s.fresh;
-    RETURN QUERY SELECT n::integer, 'not_fresh'::text;
+    IF NOT all_fresh THEN
+        RETURN QUERY
+            SELECT s.stage_no, 'conflict'::text
+              FROM ct_stage s JOIN coldtrace.record_keys k
+                   ON k.device_id = s.device_id AND k.seq = s.seq
+             WHERE s.kind < 3 AND NOT s.fresh AND k.digest <> s.digest;
+    END IF;
+    RETURN QUERY SELECT (total - n)::integer, 'not_fresh'::text;
 
     WITH ins AS (
     INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id,
@@ -119,7 +163,7 @@ BEGIN
                                        AND a.during @> s.measured_at)),
            s.t_supply, s.t_return, s.t_product, s.t_ambient, s.t_probes, s.rh, s.lat, s.lon,
            s.alt_m, s.speed_kmh, s.heading_deg, s.setpoint, s.door_open
-      FROM ct_stage s WHERE s.kind = 1 AND s.fresh
+      FROM ct_stage s WHERE s.kind = 1 AND (all_fresh OR s.fresh)
     RETURNING shipment_id),
     queued AS (
         -- The monitor re-evaluates every shipment that got new data.
@@ -138,7 +182,7 @@ BEGIN
                                      WHERE a.device_id = s.device_id
                                        AND a.during @> s.measured_at)),
            s.event_type, s.alarm_code, s.alarm_text, s.site_gln, s.lots, s.sscc
-      FROM ct_stage s WHERE s.kind = 2 AND s.fresh
+      FROM ct_stage s WHERE s.kind = 2 AND (all_fresh OR s.fresh)
     RETURNING shipment_id),
     queued AS (
         INSERT INTO coldtrace.eval_queue (shipment_id)

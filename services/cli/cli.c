@@ -8,10 +8,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_auth.h"
 #include "config.h"
@@ -305,4 +307,94 @@ int cli_broker_sync(const struct cli_cmd *cmd, struct db *db)
 		return -1;
 	}
 	return 0;
+}
+
+/* Reads all of path into a malloc'd *buf (caller frees). 0, or -1 after printing why. */
+int cli_read_file(const struct cli_cmd *cmd, const char *path, char **buf, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		cli_fail(cmd, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			char *nb = ncap > cap ? realloc(b, ncap) : NULL;
+
+			if (!nb) {
+				cli_fail(cmd, "%s: out of memory", path);
+				goto out;
+			}
+			b = nb;
+			cap = ncap;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cli_fail(cmd, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	close(fd);
+	return rc;
+}
+
+/* Writes buf to path (created, never replaced) or to standard output for "-". 0 or -1. */
+int cli_write_file(const struct cli_cmd *cmd, const char *path, const char *buf, size_t len)
+{
+	size_t done = 0;
+	int fd, rc = -1;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			cli_fail(cmd, "standard output: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			cli_fail(cmd, "%s already exists: refusing to overwrite it", path);
+		else
+			cli_fail(cmd, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			cli_fail(cmd, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	rc = 0;
+out:
+	if (close(fd) < 0 && rc == 0) {
+		cli_fail(cmd, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(path);
+	return rc;
 }

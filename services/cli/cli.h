@@ -70,6 +70,12 @@ int cli_exists(struct db *db, const char *sql, const char *param, int *found);
  * broker (broker_auth_sync). 0 when done or not configured, -1 (printed) on failure. */
 int cli_broker_sync(const struct cli_cmd *cmd, struct db *db);
 
+/* Reads all of path into a malloc'd *buf (caller frees). 0, or -1 after printing why. */
+int cli_read_file(const struct cli_cmd *cmd, const char *path, char **buf, size_t *len);
+/* Writes buf to path (created, never replaced) or to standard output for "-". 0, or -1
+ * after printing why (a partly written file is removed). */
+int cli_write_file(const struct cli_cmd *cmd, const char *path, const char *buf, size_t len);
+
 /* Command entry points, registered in main.c. */
 int cmd_db_migrate(const struct cli_cmd *cmd, int argc, char **argv);
 
@@ -105,5 +111,43 @@ int cmd_qa_comment(const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_qa_dispose(const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_qa_flag(const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_qa_audit(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* EPCIS 2.0 capture and export (cmd_epcis.c over services/report/epcis_import.c and
+ * epcis_export.c). */
+int cmd_epcis_import(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_epcis_export(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Traceability master data and hand-entered events (cmd_lot.c), trace and recall
+ * (cmd_trace.c) over services/common/trace.c and sql/trace.sql. cmd_trace_lot and
+ * cmd_trace_recall are registered with an empty verb: `coldtrace trace LOT`. */
+int cmd_lot_product_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_site_register(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_cert_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_harvest(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_cool(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_pack(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_transform(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_pallet_build(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_show(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_lot_publish(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_trace_lot(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_trace_recall(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Users and API tokens of the HTTP API (cmd_user.c over services/common/token.c). */
+int cmd_user_add(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_user_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_token_create(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_token_list(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_token_revoke(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Buyer reports (cmd_report.c over services/report/report.c). */
+int cmd_report(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Report signing keys and verification (cmd_keys.c over services/common/sign.c). cmd_verify
+ * is registered with an empty verb: `coldtrace verify FILE`. */
+int cmd_keys_generate(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_keys_sign(const struct cli_cmd *cmd, int argc, char **argv);
+int cmd_verify(const struct cli_cmd *cmd, int argc, char **argv);
 
 #endif

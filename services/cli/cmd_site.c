@@ -18,16 +18,17 @@ static const char *const sql_org_add =
 	" ON CONFLICT (name) DO NOTHING RETURNING id";
 static const char *const sql_org_id = "SELECT id FROM coldtrace.organisations WHERE name = $1";
 static const char *const sql_site_add =
-	"INSERT INTO coldtrace.sites (gln, org_id, name, kind, lat, lon, radius_m)"
+	"INSERT INTO coldtrace.sites (gln, org_id, name, kind, lat, lon, radius_m, address, city,"
+	"                             region, country, phone)"
 	" VALUES ($1, $2::bigint, $3, $4, $5::double precision, $6::double precision,"
-	"         coalesce($7::integer, 500))"
+	"         coalesce($7::integer, 500), $8, $9, $10, $11, $12)"
 	" ON CONFLICT (gln) DO NOTHING RETURNING gln";
 static const char *const sql_vehicle_add =
 	"INSERT INTO coldtrace.vehicles (id, org_id, label, plate) VALUES ($1, $2::bigint, $3, $4)"
 	" ON CONFLICT (id) DO NOTHING RETURNING id";
 
-static const char *const org_kinds[] = {"grower", "shipper", "carrier", "retailer", "buyer",
-					"other", NULL};
+static const char *const org_kinds[] = {"grower", "packer", "shipper", "carrier", "retailer",
+					"buyer", "other", NULL};
 static const char *const site_kinds[] = {"farm", "packhouse", "dc", "store", NULL};
 
 static int one_of(const char *s, const char *const *set)
@@ -95,7 +96,7 @@ int cmd_site_add_org(const struct cli_cmd *cmd, int argc, char **argv)
 				 name);
 	if (kind && !one_of(kind, org_kinds))
 		return cli_usage(cmd, "--kind '%s' is not one of "
-				      "grower|shipper|carrier|retailer|buyer|other",
+				      "grower|packer|shipper|carrier|retailer|buyer|other",
 				 kind);
 	if (cli_connect(&db) < 0)
 		return CLI_FAIL;
@@ -121,10 +122,13 @@ int cmd_site_add(const struct cli_cmd *cmd, int argc, char **argv)
 		{"name", required_argument, NULL, 'n'}, {"kind", required_argument, NULL, 'k'},
 		{"org", required_argument, NULL, 'o'},  {"lat", required_argument, NULL, 'a'},
 		{"lon", required_argument, NULL, 'b'},  {"radius-m", required_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"address", required_argument, NULL, 'A'}, {"city", required_argument, NULL, 'C'},
+		{"region", required_argument, NULL, 'R'},  {"country", required_argument, NULL, 'N'},
+		{"phone", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *kind = NULL, *org = NULL, *lat = NULL, *lon = NULL;
-	const char *radius = NULL, *gln;
+	const char *radius = NULL, *gln, *address = NULL, *city = NULL, *region = NULL;
+	const char *country = NULL, *phone = NULL;
 	char org_buf[32];
 	struct db *db = NULL;
 	struct db_res *r = NULL;
@@ -151,6 +155,21 @@ int cmd_site_add(const struct cli_cmd *cmd, int argc, char **argv)
 		case 'r':
 			radius = optarg;
 			break;
+		case 'A':
+			address = optarg;
+			break;
+		case 'C':
+			city = optarg;
+			break;
+		case 'R':
+			region = optarg;
+			break;
+		case 'N':
+			country = optarg;
+			break;
+		case 'P':
+			phone = optarg;
+			break;
 		default:
 			return cli_usage(cmd, NULL);
 		}
@@ -158,6 +177,18 @@ int cmd_site_add(const struct cli_cmd *cmd, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one GLN");
 	gln = argv[optind];
+	/* The FSMA location description: address, city, region, country and phone. */
+	if ((address && !cli_text_ok(address, 200)) || (city && !cli_text_ok(city, 100)) ||
+	    (region && !cli_text_ok(region, 100)))
+		return cli_usage(cmd, "--address (1-200), --city and --region (1-100 characters) "
+				      "must be text without control characters");
+	if (country && (strlen(country) != 2 || strspn(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2))
+		return cli_usage(cmd, "--country '%s' is not an ISO 3166 alpha-2 code (CN, HK)",
+				 country);
+	if (phone && (!cli_text_ok(phone, 32) ||
+		      strspn(phone, "+0123456789 ()-.") != strlen(phone)))
+		return cli_usage(cmd, "--phone '%s' must be 1-32 of digits, spaces and +()-.",
+				 phone);
 	if (!cli_gln_ok(gln))
 		return cli_usage(cmd, "GLN '%s' is not 13 digits with a valid GS1 check digit",
 				 gln);
@@ -178,9 +209,10 @@ int cmd_site_add(const struct cli_cmd *cmd, int argc, char **argv)
 		return CLI_FAIL;
 	if (org && org_id(cmd, db, org, org_buf, sizeof(org_buf)) < 0)
 		goto out;
-	const char *params[7] = {gln, org ? org_buf : NULL, name, kind, lat, lon, radius};
+	const char *params[12] = {gln,	   org ? org_buf : NULL, name,   kind,    lat,  lon,
+				  radius, address,		 city,	 region, country, phone};
 
-	if (db_exec(db, sql_site_add, 7, params, &r) < 0)
+	if (db_exec(db, sql_site_add, 12, params, &r) < 0)
 		goto out;
 	if (db_res_rows(r) == 0) {
 		cli_fail(cmd, "site %s already exists", gln);

@@ -16,13 +16,16 @@ static const struct cli_cmd commands[] = {
 	 "Creates or upgrades the schema: applies every sql_dir/migrations/NNNN_name.sql not yet\n"
 	 "applied, in order, each in its own transaction, then re-applies every sql_dir/*.sql.\n"
 	 "Refuses to run when an applied migration's file changed. Prints one line per file."},
-	{"org", "add", cmd_site_add_org, "NAME [--kind grower|shipper|carrier|retailer|buyer|other]",
+	{"org", "add", cmd_site_add_org,
+	 "NAME [--kind grower|packer|shipper|carrier|retailer|buyer|other]",
 	 "Adds an organisation (default kind: shipper)."},
 	{"site", "add", cmd_site_add,
 	 "GLN --name NAME --kind farm|packhouse|dc|store [--org NAME] [--lat X --lon Y] "
-	 "[--radius-m M]",
+	 "[--radius-m M] [--address TEXT] [--city TEXT] [--region TEXT] [--country CC] "
+	 "[--phone P]",
 	 "Adds a site by its GS1 GLN (13 digits; the check digit is verified). --lat/--lon in\n"
-	 "WGS 84 degrees, --radius-m the geofence radius (default 500)."},
+	 "WGS 84 degrees, --radius-m the geofence radius (default 500). Address, city, region,\n"
+	 "country (ISO 3166 alpha-2) and phone make the FSMA location description."},
 	{"vehicle", "add", cmd_site_add_vehicle, "ID --label LABEL [--org NAME] [--plate PLATE]",
 	 "Adds a vehicle. The label is what buyers see; the plate stays internal."},
 	{"device", "add", cmd_device_add, "ID --password-file FILE [--vehicle ID]",
@@ -114,6 +117,116 @@ static const struct cli_cmd commands[] = {
 	 "Prints the audit log (of one shipment's QA actions with --shipment), oldest first:\n"
 	 "id, at, actor, action, object, before and after (the audited rows as JSON). The\n"
 	 "database refuses to change or delete its rows."},
+	{"site", "register", cmd_lot_site_register, "GLN --scheme SCHEME --id ID",
+	 "Records an official registration of a site, e.g. --scheme gba_supply_base (a GBA\n"
+	 "vegetable-supply base id) or ffrn (FDA food facility registration). SCHEME is 1-32 of\n"
+	 "[a-z0-9_]; registering the same scheme again replaces the id."},
+	{"cert", "add", cmd_lot_cert_add,
+	 "GLN --scheme NAME --number N [--issuer X] [--valid-from DATE] [--valid-to DATE]",
+	 "Records a certification held by a site (e.g. --scheme 圳品, GLOBALG.A.P.). Adding the\n"
+	 "same scheme and number again updates its issuer and validity. DATE is YYYY-MM-DD."},
+	{"product", "add", cmd_lot_product_add,
+	 "GTIN --description TEXT [--commodity CODE] [--org NAME]",
+	 "Adds a product by its GTIN (8, 12, 13 or 14 digits, check digit verified; stored as\n"
+	 "14 digits). CODE is a commodity code (CHOY_SUM), NAME the brand owner."},
+	{"lot", "harvest", cmd_lot_harvest,
+	 "LOT --farm GLN --field NAME --at TIME --qty Q --uom U [--end TIME] [--country CC] "
+	 "[--json]",
+	 "Records a harvest (FSMA harvesting): creates the lot with its farm, field, harvest\n"
+	 "time and quantity, and an EPCIS ObjectEvent ADD commissioning at the farm. LOT is\n"
+	 "GTIN/LOT or a GS1 Digital Link URI (https://id.gs1.org/01/GTIN/10/LOT). TIME is RFC\n"
+	 "3339 with an offset; U a UN/ECE unit (KGM, CS). Running it again changes nothing."},
+	{"lot", "cool", cmd_lot_cool,
+	 "LOT --at GLN --start TIME [--method forced_air|hydro|vacuum|ice|room] [--json]",
+	 "Records the cooling of a lot at a site (FSMA cooling): an ObjectEvent OBSERVE storing\n"
+	 "with the cooling method."},
+	{"lot", "pack", cmd_lot_pack,
+	 "LOT --from LOT[:QTY]... --at GLN --time TIME --qty Q [--uom U] [--best-before DATE] "
+	 "[--json]",
+	 "Records the initial packing of LOT (the new traceability lot code) from one or more\n"
+	 "lots (--from, repeated; QTY in the input lot's unit): a TransformationEvent with\n"
+	 "bizStep commissioning. The packed lot inherits farm, field and harvest times when its\n"
+	 "inputs agree on them."},
+	{"lot", "transform", cmd_lot_transform,
+	 "--in LOT:QTY... --out LOT:QTY... --at GLN --time TIME [--uom U] "
+	 "[--kind repack|split|merge] [--best-before DATE] [--json]",
+	 "Records a transformation at a packhouse or DC: a split (one --in, several --out), a\n"
+	 "merge (several --in, one --out) or a repack, as one TransformationEvent. The output\n"
+	 "lots are new; --uom is their unit."},
+	{"lot", "show", cmd_lot_show, "LOT [--json]",
+	 "Shows a lot's master data and its critical tracking events, oldest first (events of\n"
+	 "the pallets it was on included)."},
+	{"lot", "list", cmd_lot_list, "[--json]", "Lists lots with their product and master data."},
+	{"lot", "publish", cmd_lot_publish, "LOT [--private]",
+	 "Makes a lot's trace public (what a scanned QR code shows), or private again."},
+	{"pallet", "build", cmd_lot_pallet_build, "SSCC --lot LOT:QTY... --at GLN --time TIME [--json]",
+	 "Records lots put on a pallet (SSCC, 18 digits, check digit verified): an\n"
+	 "AggregationEvent ADD. Events of the pallet (a device load listing the SSCC) become\n"
+	 "events of its lots."},
+	{"trace", "", cmd_trace_lot, "LOT [--json]",
+	 "Traces a lot backward (the lots it was made from, through every transformation, with\n"
+	 "their farms, harvest, cooling and packing) and forward (everything made of it, every\n"
+	 "shipment, site and receiver it reached, with quantities and times). --json prints\n"
+	 "ct_trace's document (sql/trace.sql). Exit 1 for an unknown lot."},
+	{"recall", "", cmd_trace_recall,
+	 "--farm GLN --from DATE --to DATE | --lot LOT [--from-sources] [--json|--csv]",
+	 "Lists what a recall notice needs: the implicated lots (a farm's harvests on those\n"
+	 "days, its local dates, inclusive; or one lot), every lot made of them, and every site\n"
+	 "that received them or was shipped them, with quantities and times. --from-sources\n"
+	 "starts from the lot's source lots instead, reaching the siblings made of the same\n"
+	 "inputs. --csv prints one line per lot per receiving site."},
+	{"user", "add", cmd_user_add, "NAME --org ORG --role retailer|qa|carrier|admin",
+	 "Adds a user of the HTTP API, member of organisation ORG. retailer: lots and shipments\n"
+	 "delivered to ORG; qa: ORG's shipments, may act on excursions; carrier: shipments ORG\n"
+	 "carries; admin: all of ORG's shipments, may act on excursions."},
+	{"user", "list", cmd_user_list, "[--json]", "Lists users: id, name, org, role, live tokens."},
+	{"token", "create", cmd_token_create, "USER [--expires-in-days N]",
+	 "Creates an API token for USER and prints it once as ID.SECRET (only its argon2id\n"
+	 "hash is stored). Use it as 'Authorization: Bearer ID.SECRET'."},
+	{"token", "list", cmd_token_list, "[--user USER] [--json]",
+	 "Lists tokens (never their secrets): id, user, created, expires, revoked."},
+	{"token", "revoke", cmd_token_revoke, "ID",
+	 "Revokes token ID (or a whole token ID.SECRET). The API refuses it once its cache of\n"
+	 "verified tokens expires (api_token_cache_s)."},
+	{"report", "", cmd_report,
+	 "--lot GTIN/LOT | --shipment ID [--format html|csv|epcis] [--lang en|zh-Hans|zh-Hant] "
+	 "[-o FILE] [--unsigned]",
+	 "Writes the buyer's report of a lot (GTIN/LOT or its GS1 Digital Link) or a shipment:\n"
+	 "html (default: one self-contained XHTML file with temperature charts and route maps),\n"
+	 "csv (the FDA FSMA 204 sortable spreadsheet) or epcis (an EPCIS 2.0 document), in\n"
+	 "English (default), Simplified or Traditional Chinese. Signed with report_key_file;\n"
+	 "without a key it refuses unless --unsigned. No personal data of drivers or staff.\n"
+	 "-o FILE is created, never replaced (default: standard output)."},
+	{"keys", "generate", cmd_keys_generate, "--secret-out FILE --public-out FILE",
+	 "Generates an Ed25519 key pair for signing reports: the secret key (mode 0600; set\n"
+	 "report_key_file to it) and the public key buyers verify with (report_public_key_file).\n"
+	 "Both files are one line of base64. Refuses to overwrite an existing file."},
+	{"keys", "sign", cmd_keys_sign,
+	 "FILE [--style xml|csv] [--secret-key KEY] [-o OUT]",
+	 "Appends a signature trailer (SHA-256 digest, Ed25519 signature, public key) to a copy\n"
+	 "of FILE, written to OUT (created, never replaced; default standard output). --style\n"
+	 "defaults from FILE's name (.csv: csv; .xml, .xhtml, .html, .svg, .epcis: xml); KEY\n"
+	 "defaults to report_key_file."},
+	{"verify", "", cmd_verify, "FILE [--public-key KEY]",
+	 "Verifies a signed report: prints 'FILE: valid (sha256 ..., key ...)' and exits 0, or\n"
+	 "'FILE: INVALID: <reason>' and exits 1 (no or malformed trailer, data after it, content\n"
+	 "changed, signature invalid, signed by another key). KEY (default\n"
+	 "report_public_key_file) is the trusted signer; without one the file is checked for\n"
+	 "consistency only and reported INVALID as not trusted."},
+	{"epcis", "import", cmd_epcis_import, "FILE... [--no-schema]",
+	 "Captures EPCIS 2.0 XML documents (EPCISDocument or EPCISMasterDataDocument), each in\n"
+	 "one transaction: validated against the XSDs in epcis_schema_dir, CBV vocabulary and\n"
+	 "GS1 identifiers checked, no network access, DOCTYPEs with entities or external DTDs\n"
+	 "refused. An event already stored (same eventID, or same canonical XML digest) is\n"
+	 "counted as known. Prints per file 'FILE: N new, M known events, V vocabulary\n"
+	 "elements'; a refused file prints 'FILE:LINE: problem', stores nothing, and makes the\n"
+	 "exit status 1. --no-schema skips only the XSD validation."},
+	{"epcis", "export", cmd_epcis_export, "--lot GTIN/LOT | --shipment ID [-o FILE]",
+	 "Writes every event of a lot (with those of the lots it was made from) or of a\n"
+	 "shipment (with those of the lots it carried) as one EPCIS 2.0 document, with each\n"
+	 "leg's temperature as a summary (min, max, mean, coverage, excursions) in a generated\n"
+	 "sensor_reporting event. The same data always gives the same bytes. --lot also takes\n"
+	 "the lot's Digital Link URI or LGTIN URN."},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -124,7 +237,8 @@ static int is_help(const char *arg)
 
 static void print_line(FILE *out, const struct cli_cmd *c)
 {
-	fprintf(out, "  coldtrace %s %s%s%s\n", c->group, c->verb, *c->usage ? " " : "", c->usage);
+	fprintf(out, "  coldtrace %s%s%s%s%s\n", c->group, *c->verb ? " " : "", c->verb,
+		*c->usage ? " " : "", c->usage);
 }
 
 /* The commands (of one group, or all), with the settings when asked for --help. */
@@ -181,7 +295,8 @@ static int dispatch(int argc, char **argv)
 			continue;
 		known = 1;
 		words = verb_words(c, argc, argv, 2);
-		if (words) {
+		/* An empty verb (`coldtrace verify FILE`) is a group of one command. */
+		if (words || !*c->verb) {
 			cmd = c;
 			break;
 		}
@@ -204,12 +319,14 @@ static int dispatch(int argc, char **argv)
 	}
 	for (int i = 2 + words; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: coldtrace %s %s%s%s\n\n%s\n", cmd->group, cmd->verb,
-			       *cmd->usage ? " " : "", cmd->usage, cmd->help);
+			printf("usage: coldtrace %s%s%s%s%s\n\n%s\n", cmd->group,
+			       *cmd->verb ? " " : "", cmd->verb, *cmd->usage ? " " : "", cmd->usage,
+			       cmd->help);
 			return CLI_OK;
 		}
 	}
-	snprintf(name, sizeof(name), "coldtrace %s %s", cmd->group, cmd->verb);
+	snprintf(name, sizeof(name), "coldtrace %s%s%s", cmd->group, *cmd->verb ? " " : "",
+		 cmd->verb);
 	/* The command sees "coldtrace GROUP VERB" as its argv[0], for getopt's messages. */
 	argv[1 + words] = name;
 	return cmd->fn(cmd, argc - 1 - words, argv + 1 + words);

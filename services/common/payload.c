@@ -876,6 +876,42 @@ static int parse_envelope(struct walk *w, int *records)
 	return 0;
 }
 
+/* jsmn, even with JSMN_STRICT, accepts a few malformed inputs whose tokens then disagree with
+ * their sizes: a ':' after an array element ('[{""}:{}]') or an object key without a value
+ * ('{""}'). The walk trusts sizes (records are allocated by the array's size), so the token
+ * tree is checked to have JSON's exact shape first: an object's members are string keys with
+ * one value each, an array's elements are values, nothing else lies inside a container.
+ * Returns the index after the value at i, or -1. Recursion is bounded by the nesting-depth
+ * check done before tokenizing. Found by fuzzing (tests/fuzz). */
+static int shape_ok(const jsmntok_t *t, int n, int i)
+{
+	int k = i + 1;
+
+	if (i >= n)
+		return -1;
+	if (t[i].type == JSMN_OBJECT || t[i].type == JSMN_ARRAY) {
+		for (int m = 0; m < t[i].size; m++) {
+			if (k >= n || t[k].start >= t[i].end)
+				return -1;
+			if (t[i].type == JSMN_OBJECT) {
+				if (t[k].type != JSMN_STRING || t[k].size != 1)
+					return -1;
+				/* The value must lie inside the object too: after '{""}:{}' jsmn
+				 * hangs the '{}' outside the object on the key. */
+				if (++k >= n || t[k].start >= t[i].end)
+					return -1;
+			} else if (t[k].type == JSMN_STRING && t[k].size != 0) {
+				return -1;
+			}
+			k = shape_ok(t, n, k);
+			if (k < 0)
+				return -1;
+		}
+		return k < n && t[k].start < t[i].end ? -1 : k;
+	}
+	return t[i].size == 0 ? k : -1;
+}
+
 static int parse_records(struct walk *w, int arr)
 {
 	struct pools pl = {0, 0};
@@ -928,6 +964,9 @@ int payload_parse(struct payload_parser *p, struct message *m, const void *data,
 	w.js = m->buf;
 	if (w.n < 1 || p->toks[0].type != JSMN_OBJECT || !trailing_space_only(m, (size_t)p->toks[0].end))
 		return reject(m, "invalid_json", "payload must be one JSON object");
+	if (shape_ok(p->toks, w.n, 0) != w.n)
+		return reject(m, "invalid_json", "malformed JSON (a member without a value or a "
+						 "stray ':')");
 	if (parse_envelope(&w, &records) < 0)
 		return -1;
 	return parse_records(&w, records);

@@ -37,10 +37,12 @@ static const char *const sql_copy_stage =
 	"t_product, t_ambient, t_probes, rh, lat, lon, alt_m, speed_kmh, heading_deg, setpoint, "
 	"door_open, event_type, alarm_code, alarm_text, site_gln, lots, sscc, digest, received_at, "
 	"stage_no, reason, detail, topic, raw) FROM STDIN (FORMAT binary)";
-static const char *const sql_lock = "SELECT coldtrace.ct_lock_devices($1::text[])";
+static const char *const sql_lock =
+	"SELECT device_id, acked_seq, gap_open FROM coldtrace.ct_lock_acks($1::text[])";
 static const char *const sql_apply = "SELECT stage_no, outcome FROM coldtrace.ct_ingest_apply()";
-static const char *const sql_advance =
-	"SELECT device_id, acked_seq FROM coldtrace.ct_advance_acks($1::text[])";
+static const char *const sql_finish_acks =
+	"SELECT device_id, acked_seq FROM coldtrace.ct_finish_acks($1::text[], $2::bigint[], "
+	"$3::text[])";
 static const char *const sql_partitions = "SELECT coldtrace.ct_ensure_partitions(1, 12)";
 static const char *const sql_retention =
 	"SELECT count(*) FROM coldtrace.ct_apply_retention(make_interval(days => $1))";
@@ -74,11 +76,26 @@ static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "coldtrace-di
 
 /* ---- binary COPY encoding ----------------------------------------------------------- */
 
-static void buf_reserve(struct buf *b, size_t more)
+/* Host order → network order (COPY binary is big-endian). */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define BE16(v) (v)
+#define BE32(v) (v)
+#define BE64(v) (v)
+#else
+#define BE16(v) __builtin_bswap16(v)
+#define BE32(v) __builtin_bswap32(v)
+#define BE64(v) __builtin_bswap64(v)
+#endif
+
+/* Growth, out of line: the encoders below stay small enough to inline, and a record costs a
+ * compare per field rather than a call and a memcpy call (callgrind: 51 put() calls and 2.2k
+ * instructions per reading before). */
+static __attribute__((noinline)) void buf_grow(struct buf *b, size_t more)
 {
-	if (b->len + more <= b->cap)
-		return;
 	size_t n = b->cap ? b->cap : 65536;
+
+	if (b->oom)
+		return;
 	while (n < b->len + more)
 		n *= 2;
 	char *p = realloc(b->p, n);
@@ -90,32 +107,52 @@ static void buf_reserve(struct buf *b, size_t more)
 	b->cap = n;
 }
 
-static void put(struct buf *b, const void *src, size_t n)
+static inline void buf_reserve(struct buf *b, size_t more)
+{
+	if (__builtin_expect(b->len + more > b->cap, 0))
+		buf_grow(b, more);
+}
+
+/* True when n more bytes fit (after growing if needed); false only when out of memory. */
+static inline bool room(struct buf *b, size_t n)
 {
 	buf_reserve(b, n);
-	if (b->oom)
+	return !b->oom;
+}
+
+static inline void put(struct buf *b, const void *src, size_t n)
+{
+	if (!room(b, n))
 		return;
 	memcpy(b->p + b->len, src, n);
 	b->len += n;
 }
 
-static void put_u16(struct buf *b, uint16_t v)
+static inline void put_u16(struct buf *b, uint16_t v)
 {
-	unsigned char x[2] = {(unsigned char)(v >> 8), (unsigned char)v};
-	put(b, x, 2);
+	if (!room(b, 2))
+		return;
+	v = BE16(v);
+	memcpy(b->p + b->len, &v, 2);
+	b->len += 2;
 }
 
-static void put_u32(struct buf *b, uint32_t v)
+static inline void put_u32(struct buf *b, uint32_t v)
 {
-	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-			      (unsigned char)(v >> 8), (unsigned char)v};
-	put(b, x, 4);
+	if (!room(b, 4))
+		return;
+	v = BE32(v);
+	memcpy(b->p + b->len, &v, 4);
+	b->len += 4;
 }
 
-static void put_u64(struct buf *b, uint64_t v)
+static inline void put_u64(struct buf *b, uint64_t v)
 {
-	put_u32(b, (uint32_t)(v >> 32));
-	put_u32(b, (uint32_t)v);
+	if (!room(b, 8))
+		return;
+	v = BE64(v);
+	memcpy(b->p + b->len, &v, 8);
+	b->len += 8;
 }
 
 static void f_null(struct buf *b)
@@ -602,16 +639,186 @@ static int collect_acks(struct db_res *r, struct store_result *res)
 	return 0;
 }
 
-static int advance_acks(struct store *s, const char *devices, struct store_result *res)
-{
-	struct db_res *r = NULL;
-	const char *params[1] = {devices};
-	int rc;
+/* ---- acks ------------------------------------------------------------------------------ */
 
-	if (db_exec(s->db, sql_advance, 1, params, &r) < 0)
-		return -1;
-	rc = collect_acks(r, res);
+/* The seqs a batch hands for one device: every record with a seq in a message that was not
+ * refused whole is stored, a resend of a stored one, or dead-lettered with its seq. */
+struct dev_seqs {
+	const char *device;
+	int64_t lo, hi, n; /* n distinct seqs in [lo, hi] */
+};
+
+struct msg_key {
+	const char *device;
+	int64_t first;
+	uint32_t mi;
+};
+
+static int cmp_msg_key(const void *a, const void *b)
+{
+	const struct msg_key *x = a, *y = b;
+	int c = strcmp(x->device, y->device);
+
+	if (c)
+		return c;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_dev_seqs(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct dev_seqs *)elem)->device);
+}
+
+/* One dev_seqs per device with seqs in the batch, sorted by device (strcmp). Messages are
+ * sorted, not records: a device's records mostly arrive in order inside its messages. */
+static int batch_seqs(const struct message *msgs, size_t n, struct dev_seqs **out, size_t *n_out)
+{
+	struct msg_key *keys = malloc((n ? n : 1) * sizeof(*keys));
+	struct dev_seqs *ds = malloc((n ? n : 1) * sizeof(*ds));
+	int64_t *seqs = NULL;
+	size_t k = 0, nd = 0, cap = 0;
+	int rc = -1;
+
+	if (!keys || !ds)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (!msgs[i].reason && msgs[i].n_records)
+			keys[k++] = (struct msg_key){msgs[i].device, msgs[i].records[0].seq, i};
+	if (k)
+		qsort(keys, k, sizeof(*keys), cmp_msg_key);
+	for (size_t g = 0; g < k;) {
+		size_t end = g, m = 0;
+		bool sorted = true;
+
+		while (end < k && strcmp(keys[end].device, keys[g].device) == 0)
+			end++;
+		for (size_t i = g; i < end; i++) {
+			const struct message *msg = &msgs[keys[i].mi];
+			if (m + msg->n_records > cap) {
+				size_t nc = cap ? cap * 2 : 256;
+				while (nc < m + msg->n_records)
+					nc *= 2;
+				int64_t *p = realloc(seqs, nc * sizeof(*p));
+				if (!p)
+					goto out;
+				seqs = p;
+				cap = nc;
+			}
+			for (uint32_t r = 0; r < msg->n_records; r++) {
+				int64_t q = msg->records[r].seq;
+				if (q <= 0)
+					continue;
+				sorted = sorted && (m == 0 || seqs[m - 1] <= q);
+				seqs[m++] = q;
+			}
+		}
+		if (m) {
+			if (!sorted)
+				qsort(seqs, m, sizeof(*seqs), cmp_i64);
+			int64_t distinct = 1;
+			for (size_t i = 1; i < m; i++)
+				distinct += seqs[i] != seqs[i - 1];
+			ds[nd++] = (struct dev_seqs){keys[g].device, seqs[0], seqs[m - 1], distinct};
+		}
+		g = end;
+	}
+	*out = ds;
+	*n_out = nd;
+	ds = NULL;
+	rc = 0;
+out:
+	free(keys);
+	free(ds);
+	free(seqs);
+	return rc;
+}
+
+/* Appends an element to a PostgreSQL array literal being built in b ("{" already there). */
+static void arr_add(struct buf *b, const char *s)
+{
+	if (b->len > 1)
+		put(b, ",", 1);
+	put(b, s, strlen(s));
+}
+
+static void arr_close(struct buf *b)
+{
+	put(b, "}", 2); /* with the NUL */
+}
+
+/* The acks of a batch, under the device locks taken at its start (lock rows: device,
+ * acked_seq, gap_open) and after everything is written.
+ *
+ * Fast path, no scan of the ledger: a device with nothing handled above its ack (gap_open
+ * false) whose batch holds every seq from ack + 1 to some hi moves to hi; one whose batch
+ * holds nothing above its ack keeps it. This never acks more than the slow path would: every
+ * seq it covers is in this very transaction. Every other device goes through
+ * ct_advance_acks, which looks at the ledger and the dead letters. */
+static int finish_acks(struct store *s, const struct message *msgs, size_t n,
+		       struct db_res *lock, struct store_result *res)
+{
+	struct dev_seqs *ds = NULL;
+	size_t nd = 0;
+	struct buf fast = {0}, acks = {0}, slow = {0};
+	struct db_res *r = NULL;
+	int rows = db_res_rows(lock), rc = -1;
+	char num[32];
+
+	res->acks = calloc((size_t)(rows ? rows : 1), sizeof(*res->acks));
+	if (!res->acks || batch_seqs(msgs, n, &ds, &nd) < 0)
+		goto out;
+	put(&fast, "{", 1);
+	put(&acks, "{", 1);
+	put(&slow, "{", 1);
+	for (int i = 0; i < rows; i++) {
+		const char *dev = db_res_get(lock, i, 0);
+		int64_t acked = db_res_int(lock, i, 1, 0);
+		bool gap = db_res_get(lock, i, 2)[0] == 't';
+		const struct dev_seqs *d = nd ? bsearch(dev, ds, nd, sizeof(*ds), cmp_dev_seqs) : NULL;
+		int64_t ack = acked;
+
+		if (gap || (d && d->hi > acked && (d->lo > acked + 1 || d->hi - d->lo + 1 != d->n))) {
+			arr_add(&slow, dev);
+			continue;
+		}
+		if (d && d->hi > acked) {
+			ack = d->hi;
+			snprintf(num, sizeof(num), "%lld", (long long)ack);
+			arr_add(&fast, dev);
+			arr_add(&acks, num);
+		}
+		snprintf(res->acks[res->n_acks].device, sizeof(res->acks[0].device), "%s", dev);
+		res->acks[res->n_acks++].acked_seq = ack;
+	}
+	arr_close(&fast);
+	arr_close(&acks);
+	arr_close(&slow);
+	if (fast.oom || acks.oom || slow.oom)
+		goto out;
+	if (fast.len > 3 || slow.len > 3) {
+		const char *params[3] = {fast.p, acks.p, slow.p};
+		if (db_exec(s->db, sql_finish_acks, 3, params, &r) < 0)
+			goto out;
+		for (int i = 0; i < db_res_rows(r) && res->n_acks < (size_t)rows; i++) {
+			struct store_ack *a = &res->acks[res->n_acks++];
+			snprintf(a->device, sizeof(a->device), "%s", db_res_get(r, i, 0));
+			a->acked_seq = db_res_int(r, i, 1, 0);
+		}
+	}
+	rc = 0;
+out:
 	db_res_free(r);
+	free(ds);
+	free(fast.p);
+	free(acks.p);
+	free(slow.p);
 	return rc;
 }
 
@@ -619,6 +826,7 @@ int store_write(struct store *s, struct message *msgs, size_t n, struct store_re
 {
 	char *devices = NULL;
 	struct slot *back = NULL;
+	struct db_res *lock = NULL;
 	size_t n_back = 0;
 	const char *params[1];
 	int rc = -1;
@@ -632,12 +840,12 @@ int store_write(struct store *s, struct message *msgs, size_t n, struct store_re
 	params[0] = devices;
 	if (db_begin(s->db) < 0)
 		goto out;
-	if (db_exec(s->db, sql_lock, 1, params, NULL) < 0 || copy_send(s) < 0 ||
+	if (db_exec(s->db, sql_lock, 1, params, &lock) < 0 || copy_send(s) < 0 ||
 	    run_apply(s, msgs, res, &back, &n_back) < 0)
 		goto rollback;
 	if (n_back && second_pass(s, msgs, back, n_back, res) < 0)
 		goto rollback;
-	if (advance_acks(s, devices, res) < 0 || db_commit(s->db) < 0)
+	if (finish_acks(s, msgs, n, lock, res) < 0 || db_commit(s->db) < 0)
 		goto rollback;
 	rc = 0;
 	goto out;
@@ -645,6 +853,7 @@ rollback:
 	db_rollback(s->db);
 	store_result_release(res);
 out:
+	db_res_free(lock);
 	free(back);
 	free(devices);
 	return rc;

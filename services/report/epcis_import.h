@@ -13,11 +13,28 @@ struct epcis_import_stats {
 	long events_new;   /* events stored by this import */
 	long events_known; /* events already stored (same event identity): skipped */
 	long vocab_elements; /* master-data vocabulary elements stored or updated */
+	long warnings;       /* accepted oddities (e.g. an unknown CBV business transaction type) */
+	char warning[256];   /* the first one, "LINE: problem" */
 };
 
-/* Validates data[0..len) (name: a file name for messages) against the XSDs in schema_dir,
- * checks its CBV vocabulary and stores it in one transaction. On failure returns -1 and
- * writes "LINE: problem" into err (nothing stored). Not NUL-terminated input. */
+/* Schemas compiled once, reused by every document of a process. schema_dir NULL: no schema
+ * validation (well-formedness, CBV vocabulary and identifiers are still checked). */
+struct epcis_importer;
+int epcis_importer_new(const char *schema_dir, struct epcis_importer **out);
+void epcis_importer_free(struct epcis_importer *imp);
+
+/* Validates data[0..len) (name: a file name for messages, stored as trace_events.document)
+ * against the XSD its root element calls for (EPCISDocument: EPCglobal-epcis-2_0.xsd,
+ * EPCISMasterDataDocument: EPCglobal-epcis-masterdata-2_0.xsd), checks its CBV vocabulary and
+ * GS1 identifiers and stores it in one transaction; an event already stored (same eventID,
+ * or same digest of its canonical XML when it has none) is counted as known and left alone.
+ * On failure returns -1 and writes "LINE: problem" into err (LINE 0 when the problem has no
+ * line, e.g. a missing schema); nothing is stored. Not NUL-terminated input. */
+int epcis_importer_run(struct epcis_importer *imp, struct db *db, const char *data, size_t len,
+		       const char *name, struct epcis_import_stats *stats, char *err,
+		       size_t errlen);
+
+/* One document with a throwaway importer (schemas compiled for this call). */
 int epcis_import(struct db *db, const char *data, size_t len, const char *name,
 		 const char *schema_dir, struct epcis_import_stats *stats, char *err,
 		 size_t errlen);
