@@ -426,3 +426,12 @@ BEGIN
           FROM jsonb_array_elements(l->'decisions') a;
     END LOOP;
 END $$;
+
+-- The organisation that owns a public lot, NULL when the lot is not there, not public or has
+-- no owner. The API renders the public report downloads of the lot (and the digest the page
+-- shows) with that organisation's view, the same bytes its own users download: SECURITY
+-- DEFINER because the unauthenticated visitor has no view of lots at all.
+CREATE OR REPLACE FUNCTION ct_api_public_lot_owner(p_gtin text, p_lot text) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = coldtrace, public AS $$
+    SELECT owner_org_id FROM coldtrace.lots WHERE gtin = p_gtin AND lot = p_lot AND public
+$$;

@@ -282,6 +282,8 @@ int http_start(const struct http_settings *s, http_handler fn, void *ctx, struct
 	struct sockaddr_in6 a6;
 	struct sockaddr_in a4;
 	struct sockaddr *sa;
+	struct MHD_OptionItem tls[4];
+	int nt = 0;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct http *h = calloc(1, sizeof(*h));
 
@@ -307,6 +309,21 @@ int http_start(const struct http_settings *s, http_handler fn, void *ctx, struct
 		free(h);
 		return -1;
 	}
+	if (s->cert_pem) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error("api: this libmicrohttpd has no TLS support; serve behind a "
+				  "reverse proxy instead (contrib/nginx)");
+			free(h);
+			return -1;
+		}
+		flags |= MHD_USE_TLS;
+		tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)s->cert_pem};
+		tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)s->key_pem};
+		if (s->tls_priorities && *s->tls_priorities)
+			tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+							    (void *)s->tls_priorities};
+	}
+	tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	h->d = MHD_start_daemon(
 		flags, (uint16_t)s->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -314,9 +331,11 @@ int http_start(const struct http_settings *s, http_handler fn, void *ctx, struct
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->per_ip_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!h->d) {
-		log_error("api: cannot listen on %s port %ld", s->bind, s->port);
+		log_error("api: cannot listen on %s port %ld%s", s->bind, s->port,
+			  s->cert_pem ? " (or the TLS certificate, key or priorities were refused)"
+				      : "");
 		free(h);
 		return -1;
 	}

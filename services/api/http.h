@@ -44,6 +44,9 @@ struct http_settings {
 	long timeout_s;		/* idle timeout of a connection */
 	long max_connections;
 	long per_ip_connections; /* 0: unlimited */
+	/* HTTPS when cert_pem is not NULL: PEM texts, lent for the daemon's whole life. */
+	const char *cert_pem, *key_pem;
+	const char *tls_priorities; /* GnuTLS priority string; NULL or "": the default */
 };
 
 /* Handles one complete request: fills status and the response fields. */
@@ -51,7 +54,8 @@ typedef void (*http_handler)(void *ctx, struct http_req *req);
 
 struct http;
 
-/* Starts listening and serving in libmicrohttpd's threads. 0, or -1 (logged). */
+/* Starts listening and serving in libmicrohttpd's threads (HTTPS with the settings' PEM
+ * certificate and key when given). 0, or -1 (logged). */
 int http_start(const struct http_settings *s, http_handler fn, void *ctx, struct http **out);
 void http_stop(struct http *h);
 

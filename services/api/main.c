@@ -4,10 +4,11 @@
  * serves the local stack on 127.0.0.1:$COLDTRACE_API_PORT (8080 when unset). SIGTERM or
  * SIGINT: stop accepting, finish the requests in flight, exit 0.
  *
- * Settings: the shared config table (pg_conninfo, log_level, report_key_file,
- * epcis_schema_dir, …), and the API's own keys below, read here and only here from the
- * environment until they join the config table.
+ * Settings: the shared config table (services/common/config.c): pg_conninfo, log_level,
+ * report_key_file, epcis_schema_dir, public_base_url and the api_* keys (port, bind address,
+ * threads, limits, caches, database role, TLS certificate and key).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,35 +36,53 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* The API's keys: COLDTRACE_<KEY> from the environment, else the default. */
-struct api_key {
-	const char *env;
-	const char *def;
-	long lo, hi;
-};
-
-static long env_long(const struct api_key *k, int *bad)
+/* An integer setting within [lo, hi]; 0, or -1 after saying which and why. */
+static int in_range(const char *key, long v, long lo, long hi)
 {
-	const char *v = getenv(k->env);
-	char *end;
-	long x;
-
-	if (!v || !*v)
-		v = k->def;
-	x = strtol(v, &end, 10);
-	if (*end != '\0' || x < k->lo || x > k->hi) {
-		fprintf(stderr, "coldtrace-api: %s must be an integer from %ld to %ld (got '%s')\n",
-			k->env, k->lo, k->hi, v);
-		*bad = 1;
-	}
-	return x;
+	if (v >= lo && v <= hi)
+		return 0;
+	fprintf(stderr, "coldtrace-api: %s must be an integer from %ld to %ld (got %ld)\n", key, lo,
+		hi, v);
+	return -1;
 }
 
-static const char *env_str(const char *name, const char *def)
+/* The whole of a PEM file, NUL-terminated, into *out (malloc'd). 0, or -1 (logged). */
+static int read_pem(const char *key, const char *path, char **out)
 {
-	const char *v = getenv(name);
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
 
-	return v && *v ? v : def;
+	*out = NULL;
+	if (!f) {
+		log_error("api: %s %s: %s", key, path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (cap - len < 4096) {
+			char *nb = cap > (1u << 20) ? NULL : realloc(buf, cap + 8192);
+
+			if (!nb) {
+				log_error("api: %s %s: too large or out of memory", key, path);
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			buf = nb;
+			cap += 8192;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	if (!strstr(buf, "-----BEGIN ")) {
+		log_error("api: %s %s is not PEM", key, path);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
 }
 
 static void print_routes(void)
@@ -74,21 +93,14 @@ static void print_routes(void)
 
 int main(int argc, char **argv)
 {
-	static const struct api_key k_port = {"COLDTRACE_API_PORT", "8080", 1, 65535},
-				    k_threads = {"COLDTRACE_API_THREADS", "4", 1, 256},
-				    k_body = {"COLDTRACE_API_MAX_BODY", "4194304", 1024, 268435456},
-				    k_timeout = {"COLDTRACE_API_TIMEOUT_S", "10", 1, 3600},
-				    k_conns = {"COLDTRACE_API_MAX_CONNECTIONS", "1024", 1, 65536},
-				    k_perip = {"COLDTRACE_API_PER_IP_CONNECTIONS", "0", 0, 65536},
-				    k_tok = {"COLDTRACE_API_TOKEN_CACHE_S", "30", 0, 3600},
-				    k_cache = {"COLDTRACE_API_PUBLIC_CACHE_MS", "2000", 0, 3600000};
-	struct http_settings hs;
+	struct http_settings hs = {0};
 	struct api *api = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
 	struct http *h = NULL;
 	const char *db_role;
 	const char **labels = NULL;
 	struct sigaction sa;
-	int bad = 0, rc = 1;
+	int rc = 1;
 
 	if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
 		print_routes();
@@ -101,19 +113,38 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("coldtrace-api", config.log_level);
-	hs.bind = env_str("COLDTRACE_API_BIND", "127.0.0.1");
-	hs.port = env_long(&k_port, &bad);
-	hs.threads = env_long(&k_threads, &bad);
-	hs.max_body = env_long(&k_body, &bad);
-	hs.timeout_s = env_long(&k_timeout, &bad);
-	hs.max_connections = env_long(&k_conns, &bad);
-	hs.per_ip_connections = env_long(&k_perip, &bad);
-	long token_cache_s = env_long(&k_tok, &bad);
-	long public_cache_ms = env_long(&k_cache, &bad);
-
-	db_role = env_str("COLDTRACE_API_DB_ROLE", "coldtrace_api");
-	if (bad)
+	if (in_range("api_port", config.api_port, 1, 65535) < 0 ||
+	    in_range("api_threads", config.api_threads, 1, 256) < 0 ||
+	    in_range("api_max_body", config.api_max_body, 1024, 268435456) < 0 ||
+	    in_range("api_timeout_s", config.api_timeout_s, 1, 3600) < 0 ||
+	    in_range("api_max_connections", config.api_max_connections, 1, 65536) < 0 ||
+	    in_range("api_per_ip_connections", config.api_per_ip_connections, 0, 65536) < 0 ||
+	    in_range("api_token_cache_s", config.api_token_cache_s, 0, 3600) < 0 ||
+	    in_range("api_public_cache_ms", config.api_public_cache_ms, 0, 3600000) < 0) {
+		config_release();
 		return 2;
+	}
+	if (!*config.api_tls_certfile != !*config.api_tls_keyfile) {
+		fprintf(stderr, "coldtrace-api: api_tls_certfile and api_tls_keyfile go together\n");
+		config_release();
+		return 2;
+	}
+	hs.bind = config.api_bind;
+	hs.port = config.api_port;
+	hs.threads = config.api_threads;
+	hs.max_body = config.api_max_body;
+	hs.timeout_s = config.api_timeout_s;
+	hs.max_connections = config.api_max_connections;
+	hs.per_ip_connections = config.api_per_ip_connections;
+	hs.tls_priorities = config.api_tls_priorities;
+	db_role = config.api_db_role;
+	if (*config.api_tls_certfile) {
+		if (read_pem("api_tls_certfile", config.api_tls_certfile, &cert_pem) < 0 ||
+		    read_pem("api_tls_keyfile", config.api_tls_keyfile, &key_pem) < 0)
+			goto out;
+		hs.cert_pem = cert_pem;
+		hs.key_pem = key_pem;
+	}
 
 	api = calloc(1, sizeof(*api));
 	labels = calloc((size_t)routes_count(), sizeof(*labels));
@@ -128,8 +159,8 @@ int main(int argc, char **argv)
 		api->have_key = 1;
 	}
 	if (metrics_new(labels, routes_count(), &api->metrics) < 0 ||
-	    auth_new((int)token_cache_s, &api->auth) < 0 ||
-	    cache_new((int)public_cache_ms, &api->cache) < 0)
+	    auth_new((int)config.api_token_cache_s, &api->auth) < 0 ||
+	    cache_new((int)config.api_public_cache_ms, &api->cache) < 0)
 		goto out;
 	/* The schemas are optional: without them documents are still checked for form, CBV
 	 * vocabulary and identifiers (and never for entities or external DTDs). */
@@ -148,8 +179,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (http_start(&hs, routes_handle, api, &h) < 0)
 		goto out;
-	log_info("api: ready on %s:%ld (%ld threads, database role %s)", hs.bind, hs.port,
-		 hs.threads, db_role);
+	log_info("api: ready on %s://%s:%ld (%ld threads, database role %s)",
+		 cert_pem ? "https" : "http", hs.bind, hs.port, hs.threads, db_role);
 	while (!stop_flag)
 		pause();
 	log_info("api: stopping");
@@ -166,6 +197,10 @@ out:
 		free(api);
 	}
 	free(labels);
+	if (key_pem)
+		sodium_memzero(key_pem, strlen(key_pem));
+	free(key_pem);
+	free(cert_pem);
 	config_release();
 	return rc;
 }

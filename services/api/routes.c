@@ -12,6 +12,7 @@
  */
 #include "routes.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "provenance_page.h"
 #include "qa.h"
 #include "report.h"
+#include "sign.h"
 #include "trace.h"
 #include "ts.h"
 
@@ -741,17 +743,30 @@ static void h_lot_recall(struct call *c)
 
 /* ---- GS1 Digital Link ------------------------------------------------------------------ */
 
-/* JSON when the client asks for it (and not for HTML), else the page. */
-static int wants_json(struct call *c)
+static const char *const xhtml_type = "application/xhtml+xml; charset=utf-8";
+
+/* What a Digital Link request asks for: ?format=json|html|csv|epcis, else by Accept. */
+enum dl_want { DL_PAGE, DL_JSON, DL_REPORT, DL_BAD };
+
+static enum dl_want dl_want(struct call *c, enum report_format *f)
 {
 	char fbuf[8];
-	const char *fmt = http_arg(c->req, "format", fbuf, sizeof(fbuf), NULL);
+	int bad = 0;
+	const char *fmt = http_arg(c->req, "format", fbuf, sizeof(fbuf), &bad);
 	const char *accept = http_header(c->req, "Accept");
 
-	if (fmt)
-		return strcmp(fmt, "json") == 0;
+	if (bad)
+		return DL_BAD;
+	if (fmt) {
+		if (strcmp(fmt, "json") == 0)
+			return DL_JSON;
+		return report_format_parse(fmt, f) == 0 ? DL_REPORT : DL_BAD;
+	}
+	/* JSON when the client asks for it and not for HTML. */
 	return accept && strstr(accept, "json") && !strstr(accept, "text/html") &&
-	       !strstr(accept, "xhtml");
+			       !strstr(accept, "xhtml")
+		       ? DL_JSON
+		       : DL_PAGE;
 }
 
 /* ?lang= when valid, else the first of en / zh-Hans / zh-Hant the browser prefers
@@ -783,21 +798,157 @@ static const char *page_lang(struct call *c)
 	return "en";
 }
 
+/* A file name of safe characters only: "lot-GTIN-LOT[-lang]". */
+static void dl_file_name(const char *gtin, const char *lot, const char *lang, char *out,
+			 size_t cap)
+{
+	snprintf(out, cap, "lot-%s-%s%s%s", gtin, lot, *lang ? "-" : "", lang);
+	for (size_t i = 0; out[i]; i++)
+		if (!((out[i] >= 'A' && out[i] <= 'Z') || (out[i] >= 'a' && out[i] <= 'z') ||
+		      (out[i] >= '0' && out[i] <= '9') || out[i] == '-' || out[i] == '_'))
+			out[i] = '_';
+}
+
+/* The lot's report as its owner's users download it (report_render, signed with
+ * report_key_file when set), for a public lot only; through the public cache, so the page's
+ * digest and the download are the same bytes. 0 with *doc (malloc'd) of *len bytes, 1 when
+ * the lot is not public (or has no owner), -1 on a database error. */
+static int public_report(struct call *c, const char *gtin, enum report_format f,
+			 const char *lang, char **doc, size_t *len)
+{
+	char key[128], org[24];
+	const char *p[2] = {gtin, c->p[1]};
+	struct db_res *r = NULL;
+	int status, rc;
+
+	*doc = NULL;
+	*len = 0;
+	snprintf(key, sizeof(key), "report|%s|%s|%s|%s", report_extension(f),
+		 f == REPORT_HTML ? lang : "", gtin, c->p[1]);
+	if (cache_get(c->api->cache, key, doc, len, &status))
+		return status == 200 ? 0 : 1;
+	if (db_exec(c->db, "SELECT coldtrace.ct_api_public_lot_owner($1, $2)", 2, p, &r) < 0) {
+		db_res_free(r);
+		return -1;
+	}
+	if (db_res_rows(r) != 1 || !db_res_get(r, 0, 0)) {
+		db_res_free(r);
+		cache_put(c->api->cache, key, "", 0, 404);
+		return 1;
+	}
+	snprintf(org, sizeof(org), "%s", db_res_get(r, 0, 0));
+	db_res_free(r);
+
+	const char *ep[2] = {org, "admin"};
+	struct trace_scope scope = {.gtin = gtin, .lot = c->p[1]};
+
+	if (db_exec(c->db, "SELECT coldtrace.ct_api_enter($1::bigint, $2)", 2, ep, NULL) < 0)
+		return -1;
+	rc = report_render(c->db, &scope, f, lang, c->api->have_key ? c->api->sk : NULL, doc, len);
+	if (db_exec(c->db, "SELECT coldtrace.ct_api_leave()", 0, NULL, NULL) < 0) {
+		log_warn("api: could not clear the request settings; reconnecting");
+		db_reset(c->db);
+	}
+	if (rc == 0)
+		cache_put(c->api->cache, key, *doc, *len, 200);
+	else if (rc == 1)
+		cache_put(c->api->cache, key, "", 0, 404);
+	return rc;
+}
+
+/* GET /01/{gtin}/10/{lot}?format=html|csv|epcis[&lang=]: the public signed reports. */
+static void dl_report(struct call *c, const char *gtin, enum report_format f)
+{
+	char lbuf[16], name[96];
+	int bad = 0;
+	const char *lang = http_arg(c->req, "lang", lbuf, sizeof(lbuf), &bad);
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (bad || (lang && !report_lang_ok(lang))) {
+		http_error(c->req, 400, "invalid", "lang must be en, zh-Hans or zh-Hant");
+		return;
+	}
+	if (!lang)
+		lang = f == REPORT_HTML ? page_lang(c) : "en";
+	rc = public_report(c, gtin, f, lang, &doc, &len);
+	if (rc == 1) {
+		http_error(c->req, 404, "not_found", "lot not found");
+		return;
+	}
+	if (rc < 0) {
+		db_failed(c);
+		return;
+	}
+	dl_file_name(gtin, c->p[1], f == REPORT_HTML ? lang : "", name, sizeof(name));
+	snprintf(c->req->disposition, sizeof(c->req->disposition),
+		 "attachment; filename=\"%s.%s\"", name, report_extension(f));
+	take(c, 200, report_media_type(f), doc, len);
+	c->req->cache_control = "public, max-age=60";
+}
+
+/* The digest and key the page shows for its language's HTML report: the signature trailer's
+ * fields when signed, else the SHA-256 of the whole file. 0, 1 when there is no report. */
+static int page_signature(struct call *c, const char *gtin, const char *lang,
+			  struct provenance_sig *sig)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	int rc = public_report(c, gtin, REPORT_HTML, lang, &doc, &len);
+
+	memset(sig, 0, sizeof(*sig));
+	if (rc != 0)
+		goto out;
+	sig->have_report = 1;
+	if (c->api->have_key) {
+		struct sign_result res;
+
+		sign_verify(doc, len, NULL, &res);
+		if (res.status == SIGN_UNTRUSTED) {
+			snprintf(sig->sha256_hex, sizeof(sig->sha256_hex), "%s", res.sha256_hex);
+			snprintf(sig->key_b64, sizeof(sig->key_b64), "%s", res.key_b64);
+			sig->signed_ = 1;
+			goto out;
+		}
+		log_warn("api: the signed report of %s/%s does not verify: %s", gtin, c->p[1],
+			 res.message);
+	}
+	unsigned char d[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(d, (const unsigned char *)doc, len);
+	sodium_bin2hex(sig->sha256_hex, sizeof(sig->sha256_hex), d, sizeof(d));
+out:
+	free(doc);
+	return rc;
+}
+
 static void h_digital_link(struct call *c)
 {
 	char gtin[15], key[96], *doc = NULL;
 	size_t len = 0;
 	int status, json;
 	const char *lang;
+	enum report_format f = REPORT_HTML;
+	enum dl_want want;
 
 	c->req->vary = "Accept, Accept-Language";
 	if (check_lot(c, gtin) < 0)
 		return;
-	json = wants_json(c);
+	want = dl_want(c, &f);
+	if (want == DL_BAD) {
+		http_error(c->req, 400, "invalid", "format must be json, html, csv or epcis");
+		return;
+	}
+	if (want == DL_REPORT) {
+		dl_report(c, gtin, f);
+		return;
+	}
+	json = want == DL_JSON;
 	lang = json ? "" : page_lang(c);
 	snprintf(key, sizeof(key), "%s|%s|%s|%s", json ? "json" : "html", lang, gtin, c->p[1]);
 	if (cache_get(c->api->cache, key, &doc, &len, &status)) {
-		take(c, status, json ? json_type : "application/xhtml+xml; charset=utf-8", doc, len);
+		take(c, status, json ? json_type : xhtml_type, doc, len);
 		if (status != 200)
 			c->req->content_type = json_type;
 		else
@@ -809,10 +960,13 @@ static void h_digital_link(struct call *c)
 
 		json_query(c, "SELECT coldtrace.ct_api_public_lot($1, $2)", 2, p, "lot");
 	} else {
-		int rc = provenance_page(c->db, gtin, c->p[1], lang, &doc, &len);
+		struct provenance_sig sig;
+		int rc = page_signature(c, gtin, lang, &sig);
 
+		if (rc >= 0)
+			rc = provenance_page(c->db, gtin, c->p[1], lang, &sig, &doc, &len);
 		if (rc == 0)
-			take(c, 200, "application/xhtml+xml; charset=utf-8", doc, len);
+			take(c, 200, xhtml_type, doc, len);
 		else if (rc == 1)
 			http_error(c->req, 404, "not_found", "lot not found");
 		else

@@ -44,6 +44,19 @@ struct config {
 	char *public_base_url;
 	char *sql_dir;
 	char *log_level;
+	long api_port;
+	char *api_bind;
+	long api_threads;
+	long api_max_body;
+	long api_timeout_s;
+	long api_max_connections;
+	long api_per_ip_connections;
+	long api_token_cache_s;
+	long api_public_cache_ms;
+	char *api_db_role;
+	char *api_tls_certfile;
+	char *api_tls_keyfile;
+	char *api_tls_priorities;
 };
 
 extern struct config config;

@@ -44,10 +44,28 @@ static const char *const words[][3] = {
 	{"Route", "路线", "路線"},
 	{"Language", "语言", "語言"},
 	{"Origin", "产地", "產地"},
+	{"Report signature", "报告签名", "報告簽名"},
+	{"SHA-256 digest", "SHA-256 摘要", "SHA-256 摘要"},
+	{"Signing key (Ed25519)", "签名密钥 (Ed25519)", "簽名金鑰 (Ed25519)"},
+	{"Not signed: no signing key is configured on this server.", "未签名：服务器未配置签名密钥。",
+	 "未簽名：伺服器未配置簽名金鑰。"},
+	{"Download the signed report", "下载签名报告", "下載簽名報告"},
+	{"Check a downloaded report with: coldtrace verify FILE", "可用 coldtrace verify 文件 校验下载的报告",
+	 "可用 coldtrace verify 檔案 校驗下載的報告"},
+	{"Report (HTML)", "报告 (HTML)", "報告 (HTML)"},
+	{"Traceability data (CSV, FSMA 204)", "追溯数据 (CSV, FSMA 204)", "追溯資料 (CSV, FSMA 204)"},
+	{"Events (EPCIS 2.0 XML)", "事件 (EPCIS 2.0 XML)", "事件 (EPCIS 2.0 XML)"},
+	{"Owner", "所有者", "所有者"},
+	{"Start", "起点", "起點"},
+	{"End", "终点", "終點"},
+	{"The signed reports are not available for this lot.", "此批次没有签名报告。",
+	 "此批次沒有簽名報告。"},
 };
 enum w {
 	W_TITLE, W_LOT, W_FARM, W_CERTS, W_HARVEST, W_HARVEST_PACK, W_JOURNEY, W_LEG, W_TEMP,
-	W_EXC, W_QA, W_NONE, W_DOWNLOADS, W_JSON, W_BEST, W_FIG, W_ROUTE, W_LANG, W_ORIGIN
+	W_EXC, W_QA, W_NONE, W_DOWNLOADS, W_JSON, W_BEST, W_FIG, W_ROUTE, W_LANG, W_ORIGIN,
+	W_SIG, W_SHA, W_KEY, W_UNSIGNED, W_DL_SIGNED, W_VERIFY, W_DL_HTML, W_DL_CSV, W_DL_EPCIS,
+	W_OWNER, W_START, W_END, W_NO_REPORT
 };
 
 static const char *const css =
@@ -62,6 +80,8 @@ static const char *const css =
 	"nav a{margin-right:.8rem}.leg{border:1px solid #e1e4e8;border-radius:6px;"
 	"padding:.2rem .8rem .8rem;margin:.8rem 0}.sev-critical{color:#b31d28;font-weight:bold}"
 	".sev-major{color:#d15704}.sev-warning{color:#a07800}"
+	"code{font-family:ui-monospace,monospace;font-size:.8rem;word-break:break-all;"
+	"overflow-wrap:anywhere}ul.dl{padding-left:1.2rem}ul.dl li{margin:.3rem 0}"
 	"@media (min-width:48rem){body{padding:0 2rem 2rem}h1{font-size:1.7rem}}";
 
 struct row {
@@ -71,6 +91,7 @@ struct row {
 };
 
 struct page {
+	const struct provenance_sig *sig;
 	xmlDocPtr doc;
 	xmlNsPtr ns;
 	int lang;
@@ -210,22 +231,147 @@ static void chart(struct page *p, xmlNodePtr parent, int leg, const char *sectio
 	xmlNewProp(line, BAD_CAST "fill", BAD_CAST "none");
 	xmlNewProp(line, BAD_CAST "stroke", BAD_CAST(is_time ? "#1565c0" : "#2e7d32"));
 	xmlNewProp(line, BAD_CAST "stroke-width", BAD_CAST "2");
+	if (!is_time) {
+		/* Start and end of the track. */
+		const char *first = pts, *last = pts + len - 1;
+
+		while (last > pts && last[-1] != ' ')
+			last--;
+		if (last > pts) {
+			last--;
+			while (last > pts && last[-1] != ' ')
+				last--;
+		}
+		for (int k = 0; k < 2; k++) {
+			double cx, cy;
+
+			if (sscanf(k ? last : first, "%lf,%lf", &cx, &cy) != 2)
+				continue;
+			xmlNodePtr dot = xmlNewChild(svg, sns, BAD_CAST "circle", NULL);
+
+			snprintf(num, sizeof(num), "%.1f", cx);
+			xmlNewProp(dot, BAD_CAST "cx", BAD_CAST num);
+			snprintf(num, sizeof(num), "%.1f", cy);
+			xmlNewProp(dot, BAD_CAST "cy", BAD_CAST num);
+			xmlNewProp(dot, BAD_CAST "r", BAD_CAST "6");
+			xmlNewProp(dot, BAD_CAST "fill", BAD_CAST(k ? "#b31d28" : "#2e7d32"));
+			xmlNodePtr tx = xmlNewTextChild(svg, sns, BAD_CAST "text",
+							BAD_CAST w(p, k ? W_END : W_START));
+
+			snprintf(num, sizeof(num), "%.1f", fmin(cx + 10, 560));
+			xmlNewProp(tx, BAD_CAST "x", BAD_CAST num);
+			snprintf(num, sizeof(num), "%.1f", fmax(cy + (k ? -8 : 18), 14));
+			xmlNewProp(tx, BAD_CAST "y", BAD_CAST num);
+			xmlNewProp(tx, BAD_CAST "font-size", BAD_CAST "20");
+		}
+	}
 	if (is_time) {
+		/* The time span under the axis, in UTC like the rest of the page. */
+		char tb[40];
+		time_t t0 = (time_t)xmin, t1 = (time_t)xmax;
+		struct tm tm0, tm1;
+
+		gmtime_r(&t0, &tm0);
+		gmtime_r(&t1, &tm1);
+		strftime(tb, sizeof(tb), "%m-%d %H:%M", &tm0);
+		xmlNodePtr tl = xmlNewTextChild(svg, sns, BAD_CAST "text", BAD_CAST tb);
+
+		xmlNewProp(tl, BAD_CAST "x", BAD_CAST "40");
+		xmlNewProp(tl, BAD_CAST "y", BAD_CAST "238");
+		xmlNewProp(tl, BAD_CAST "font-size", BAD_CAST "18");
+		strftime(tb, sizeof(tb), "%m-%d %H:%M UTC", &tm1);
+		tl = xmlNewTextChild(svg, sns, BAD_CAST "text", BAD_CAST tb);
+		xmlNewProp(tl, BAD_CAST "x", BAD_CAST "630");
+		xmlNewProp(tl, BAD_CAST "y", BAD_CAST "238");
+		xmlNewProp(tl, BAD_CAST "font-size", BAD_CAST "18");
+		xmlNewProp(tl, BAD_CAST "text-anchor", BAD_CAST "end");
 		snprintf(num, sizeof(num), "%.1f", ymax);
 		xmlNodePtr hi = xmlNewTextChild(svg, sns, BAD_CAST "text", BAD_CAST num);
 
 		xmlNewProp(hi, BAD_CAST "x", BAD_CAST "2");
-		xmlNewProp(hi, BAD_CAST "y", BAD_CAST "16");
-		xmlNewProp(hi, BAD_CAST "font-size", BAD_CAST "12");
+		xmlNewProp(hi, BAD_CAST "y", BAD_CAST "20");
+		xmlNewProp(hi, BAD_CAST "font-size", BAD_CAST "18");
 		snprintf(num, sizeof(num), "%.1f", ymin);
 		xmlNodePtr lo = xmlNewTextChild(svg, sns, BAD_CAST "text", BAD_CAST num);
 
 		xmlNewProp(lo, BAD_CAST "x", BAD_CAST "2");
 		xmlNewProp(lo, BAD_CAST "y", BAD_CAST "220");
-		xmlNewProp(lo, BAD_CAST "font-size", BAD_CAST "12");
+		xmlNewProp(lo, BAD_CAST "font-size", BAD_CAST "18");
 	}
 out:
 	free(pts);
+}
+
+/* A link in a list item. */
+static void link_item(xmlNodePtr ul, const char *text, const char *href, const char *type,
+		      const char *hreflang)
+{
+	xmlNodePtr a = el(el(ul, "li", NULL), "a", text);
+
+	xmlNewProp(a, BAD_CAST "href", BAD_CAST href);
+	if (type)
+		xmlNewProp(a, BAD_CAST "type", BAD_CAST type);
+	if (hreflang)
+		xmlNewProp(a, BAD_CAST "hreflang", BAD_CAST hreflang);
+}
+
+/* The report signature: the digest and key of the signed HTML report in the page's
+ * language, and the link to that very file. */
+static void signature(struct page *p, xmlNodePtr body)
+{
+	static const char *const tags[] = {"en", "zh-Hans", "zh-Hant"};
+	const struct provenance_sig *sig = p->sig;
+	xmlNodePtr sec, table, tr, ul;
+	char href[64];
+
+	if (!sig)
+		return;
+	sec = el(body, "section", NULL);
+	xmlNewProp(sec, BAD_CAST "id", BAD_CAST "signature");
+	el(sec, "h2", w(p, W_SIG));
+	if (!sig->have_report) {
+		xmlNewProp(el(sec, "p", w(p, W_NO_REPORT)), BAD_CAST "class", BAD_CAST "muted");
+		return;
+	}
+	table = el(sec, "table", NULL);
+	tr = el(table, "tr", NULL);
+	el(tr, "th", w(p, W_SHA));
+	el(el(tr, "td", NULL), "code", sig->sha256_hex);
+	tr = el(table, "tr", NULL);
+	el(tr, "th", w(p, W_KEY));
+	if (sig->signed_)
+		el(el(tr, "td", NULL), "code", sig->key_b64);
+	else
+		el(tr, "td", w(p, W_UNSIGNED));
+	ul = el(sec, "ul", NULL);
+	xmlNewProp(ul, BAD_CAST "class", BAD_CAST "dl");
+	snprintf(href, sizeof(href), "?format=html&lang=%s", tags[p->lang]);
+	link_item(ul, w(p, W_DL_SIGNED), href, "application/xhtml+xml", tags[p->lang]);
+	if (sig->signed_)
+		xmlNewProp(el(sec, "p", w(p, W_VERIFY)), BAD_CAST "class", BAD_CAST "muted");
+}
+
+static void downloads(struct page *p, xmlNodePtr body)
+{
+	static const char *const tags[] = {"en", "zh-Hans", "zh-Hant"};
+	static const char *const names[] = {"English", "简体中文", "繁體中文"};
+	xmlNodePtr sec = el(body, "section", NULL), ul;
+	char text[96], href[64];
+
+	xmlNewProp(sec, BAD_CAST "id", BAD_CAST "downloads");
+	el(sec, "h2", w(p, W_DOWNLOADS));
+	ul = el(sec, "ul", NULL);
+	xmlNewProp(ul, BAD_CAST "class", BAD_CAST "dl");
+	if (p->sig && p->sig->have_report) {
+		for (int i = 0; i < 3; i++) {
+			snprintf(text, sizeof(text), "%s · %s", w(p, W_DL_HTML), names[i]);
+			snprintf(href, sizeof(href), "?format=html&lang=%s", tags[i]);
+			link_item(ul, text, href, "application/xhtml+xml", tags[i]);
+		}
+		link_item(ul, w(p, W_DL_CSV), "?format=csv", "text/csv", NULL);
+		link_item(ul, w(p, W_DL_EPCIS), "?format=epcis", "application/xml", NULL);
+	}
+	link_item(ul, w(p, W_JSON), "?format=json", "application/json", NULL);
 }
 
 static void build(struct page *p, const char *gtin, const char *lot)
@@ -275,7 +421,7 @@ static void build(struct page *p, const char *gtin, const char *lot)
 		kv(table, "GTIN", lotrow->f[0]);
 		kv(table, w(p, W_LOT), lotrow->f[1]);
 		if (lotrow->f[4])
-			kv(table, "", lotrow->f[4]);
+			kv(table, w(p, W_OWNER), lotrow->f[4]);
 		if (lotrow->f[6])
 			kv(table, w(p, W_BEST), lotrow->f[6]);
 	}
@@ -311,6 +457,8 @@ static void build(struct page *p, const char *gtin, const char *lot)
 		}
 	}
 
+	int nev = 0;
+
 	sec = el(body, "section", NULL);
 	el(sec, "h2", w(p, W_HARVEST_PACK));
 	table = el(sec, "table", NULL);
@@ -323,8 +471,11 @@ static void build(struct page *p, const char *gtin, const char *lot)
 			const char *cells[3] = {when(r->f[0], b1, sizeof(b1)), r->f[1], r->f[2]};
 
 			table_row(table, 3, cells);
+			nev++;
 		}
 	}
+	if (!nev)
+		table_row(table, 1, (const char *const[]){w(p, W_NONE)});
 
 	sec = el(body, "section", NULL);
 	el(sec, "h2", w(p, W_JOURNEY));
@@ -340,13 +491,18 @@ static void build(struct page *p, const char *gtin, const char *lot)
 		snprintf(buf, sizeof(buf), "%s %d: %s → %s", w(p, W_LEG), r->leg, dash(r->f[1]),
 			 dash(r->f[2]));
 		el(div, "h3", buf);
-		snprintf(link, sizeof(link), "%s – %s", when(r->f[3], b1, sizeof(b1)),
-			 when(r->f[4], b2, sizeof(b2)));
-		xmlNewProp(el(div, "p", link), BAD_CAST "class", BAD_CAST "muted");
-		snprintf(fig, sizeof(fig), "%s °C / %s °C / %s °C", dash(r->f[5]), dash(r->f[6]),
-			 dash(r->f[7]));
-		table = el(div, "table", NULL);
-		kv(table, w(p, W_FIG), fig);
+		if (r->f[3] || r->f[4]) {
+			snprintf(link, sizeof(link), "%s – %s", when(r->f[3], b1, sizeof(b1)),
+				 when(r->f[4], b2, sizeof(b2)));
+			xmlNewProp(el(div, "p", link), BAD_CAST "class", BAD_CAST "muted");
+		}
+		/* Figures exist once the monitor has evaluated the leg. */
+		if (r->f[5] || r->f[6] || r->f[7]) {
+			snprintf(fig, sizeof(fig), "%s °C / %s °C / %s °C", dash(r->f[5]),
+				 dash(r->f[6]), dash(r->f[7]));
+			table = el(div, "table", NULL);
+			kv(table, w(p, W_FIG), fig);
+		}
 		chart(p, div, r->leg, "route", 0, w(p, W_ROUTE));
 		chart(p, div, r->leg, "point", 1, w(p, W_TEMP));
 		el(div, "h4", w(p, W_EXC));
@@ -393,15 +549,12 @@ static void build(struct page *p, const char *gtin, const char *lot)
 			table_row(table, 1, (const char *const[]){w(p, W_NONE)});
 	}
 
-	sec = el(body, "section", NULL);
-	el(sec, "h2", w(p, W_DOWNLOADS));
-	a = el(el(sec, "p", NULL), "a", w(p, W_JSON));
-	xmlNewProp(a, BAD_CAST "href", BAD_CAST "?format=json");
-	xmlNewProp(a, BAD_CAST "type", BAD_CAST "application/json");
+	signature(p, body);
+	downloads(p, body);
 }
 
 int provenance_page(struct db *db, const char *gtin, const char *lot, const char *lang,
-		    char **out, size_t *len)
+		    const struct provenance_sig *sig, char **out, size_t *len)
 {
 	const char *params[2] = {gtin, lot};
 	struct db_res *r = NULL;
@@ -411,6 +564,7 @@ int provenance_page(struct db *db, const char *gtin, const char *lot, const char
 
 	*out = NULL;
 	*len = 0;
+	p.sig = sig;
 	p.lang = lang && strcmp(lang, "zh-Hans") == 0 ? L_HANS
 		 : lang && strcmp(lang, "zh-Hant") == 0 ? L_HANT
 							   : L_EN;

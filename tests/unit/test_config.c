@@ -271,7 +271,7 @@ static void test_config__separate_value_flag_alone_overrides_environment(void **
 static void test_config__every_key_has_its_flag(void **state)
 {
 	char *argv[64];
-	char buf[40][160];
+	char buf[64][160];
 	int argc = 0, i = 0;
 
 	(void)state;
@@ -280,7 +280,7 @@ static void test_config__every_key_has_its_flag(void **state)
 		char dashed[64];
 		size_t k;
 
-		assert_true(i < 40);
+		assert_true(i < 64);
 		for (k = 0; e->key[k] && k < sizeof(dashed) - 1; k++)
 			dashed[k] = e->key[k] == '_' ? '-' : e->key[k];
 		dashed[k] = '\0';
