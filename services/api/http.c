@@ -10,6 +10,7 @@
  * '/' inside a lot code stays inside its segment. A connection idle for timeout_s (a client
  * that sends half a request and stops) is closed by libmicrohttpd.
  */
+#include "text.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -46,17 +47,6 @@ int64_t http_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes in place; plus_space: '+' means ' ' (query strings). -1 on a bad escape, NUL or
  * control character. */
 static int url_decode(char *s, int plus_space)
@@ -67,7 +57,7 @@ static int url_decode(char *s, int plus_space)
 		unsigned char c = (unsigned char)*r;
 
 		if (c == '%') {
-			int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+			int hi = text_hexval(r[1]), lo = hi < 0 ? -1 : text_hexval(r[2]);
 
 			if (hi < 0 || lo < 0)
 				return -1;

@@ -8,6 +8,7 @@
  * reason, so an importer can name the problem. A URN carries no check digit (it is computed);
  * a Digital Link does, and a wrong one is refused.
  */
+#include "text.h"
 #include "gs1.h"
 
 #include <stdio.h>
@@ -61,57 +62,30 @@ static int cset82(char c)
 	       c == '_' || (c >= 'a' && c <= 'z');
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) into out (cap bytes with the NUL); checks CSET 82 and 1..max
+/* Percent-decodes s[0..n) into out (max + 1 bytes with the NUL); checks CSET 82 and 1..max
  * characters. 0 or -1. */
 static int decode_value(const char *s, size_t n, char *out, size_t max, const char **why)
 {
-	size_t o = 0;
+	size_t len;
+	int rc = text_pct_decode(s, n, out, max + 1, &len);
 
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= n) {
-				*why = "truncated percent escape";
-				return -1;
-			}
-			h = hexval(s[i + 1]);
-			l = hexval(s[i + 2]);
-			if (h < 0 || l < 0) {
-				*why = "bad percent escape";
-				return -1;
-			}
-			c = (char)(h * 16 + l);
-			i += 2;
-		}
-		if (!cset82(c)) {
+	if (rc == -1) {
+		*why = "bad or truncated percent escape";
+		return -1;
+	}
+	if (rc == -2) {
+		*why = "serial, lot or extension too long";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!cset82(out[i])) {
 			*why = "character outside GS1's CSET 82 in a serial, lot or extension";
 			return -1;
 		}
-		if (o >= max) {
-			*why = "serial, lot or extension too long";
-			return -1;
-		}
-		out[o++] = c;
-	}
-	if (o == 0) {
+	if (len == 0) {
 		*why = "empty serial, lot or extension";
 		return -1;
 	}
-	out[o] = '\0';
 	return 0;
 }
 

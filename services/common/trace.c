@@ -4,6 +4,7 @@
  * of sql/trace.sql fetched as JSON text. The walks themselves are SQL (ct_trace_lot_set):
  * one round trip per document, whatever the depth of the lot's history.
  */
+#include "text.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -71,46 +72,6 @@ static void say(char *why, size_t cap, const char *msg)
 		snprintf(why, cap, "%s", msg);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Copies the path segment s[0..n) into out, percent-decoded. -1 on a bad escape or when it
- * does not fit. */
-static int decode_segment(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (o + 1 >= cap)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* The Digital Link form: "http(s)://host[/prefix…]/01/GTIN/10/LOT[/…][?…][#…]". */
 static int parse_digital_link(const char *arg, char gtin[15], char *lot, size_t lotcap,
 			      char *why, size_t whycap)
@@ -145,13 +106,13 @@ static int parse_digital_link(const char *arg, char gtin[15], char *lot, size_t 
 		return -1;
 	}
 	if (len[i + 1] >= sizeof(raw) ||
-	    decode_segment(seg[i + 1], len[i + 1], raw, sizeof(raw)) < 0 ||
+	    text_pct_decode(seg[i + 1], len[i + 1], raw, sizeof(raw), NULL) < 0 ||
 	    trace_gtin_normalise(raw, gtin) < 0) {
 		say(why, whycap, "the GTIN (AI 01) is not 8, 12, 13 or 14 digits with a valid GS1 "
 				 "check digit");
 		return -1;
 	}
-	if (decode_segment(seg[i + 3], len[i + 3], lot, lotcap) < 0 || !trace_lot_ok(lot)) {
+	if (text_pct_decode(seg[i + 3], len[i + 3], lot, lotcap, NULL) < 0 || !trace_lot_ok(lot)) {
 		say(why, whycap, "the lot (AI 10) must be 1-20 characters of GS1's CSET 82");
 		return -1;
 	}

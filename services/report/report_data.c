@@ -9,6 +9,7 @@
  * token's own span. PostgreSQL's jsonb output escapes only control characters, quotes and
  * backslashes, so \u escapes are rare; they are decoded to UTF-8 all the same.
  */
+#include "text.h"
 #include "report_data.h"
 
 #define JSMN_STATIC
@@ -48,17 +49,6 @@ const char *report_probe_name(int p)
 	return p >= 0 && p < REPORT_PROBES ? probe_names[p] : "";
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -88,7 +78,7 @@ static unsigned hex4(const char *s)
 	unsigned v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = text_hexval(s[i]);
 		if (h < 0)
 			return 0xFFFD;
 		v = v * 16 + (unsigned)h;
