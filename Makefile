@@ -86,6 +86,11 @@ $(BUILD)/bin/%: $(BUILD)/obj/contrib/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON) $(LDLIBS_BENCH)
 
+# reportbench renders reports: the report library and libxml2 besides the common library.
+$(BUILD)/bin/reportbench: $(BUILD)/obj/contrib/bench/reportbench.o $(LIBREPORT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_XML) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBREPORT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS_XML) $(LDLIBS_COMMON) $(LDLIBS_CRYPTO)

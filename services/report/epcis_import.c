@@ -7,7 +7,12 @@
  * (sql/migrations/0004_trace.sql) plus extra_xml for what they do not model. ILMD fills lots;
  * master-data vocabularies fill sites and products.
  *
- * DESIGN: one transaction per document, so a document is stored whole or not at all. Event
+ * DESIGN: two phases. The first (epcis_importer_check, and the start of every import) needs no
+ * database: parse, DOCTYPE refusal, schema, CBV and identifier checks, and every row the
+ * document will write built in memory (struct rows, strings copied out of the tree). Only a
+ * document that passed all of it reaches the second, which writes the rows in one transaction,
+ * so a document is stored whole or not at all, and a refused one never opens a transaction.
+ * Event
  * identity is the eventID when present, otherwise "ni:///sha-256;<hex>?ver=CBV2.0" over the
  * exclusive C14N of the event element; INSERT … ON CONFLICT (event_key) DO NOTHING makes a
  * second capture of the same event a no-op (counted as known; its items and lot data are
@@ -193,14 +198,39 @@ struct epcis_importer {
 	struct xmldoc_schemas *schemas; /* NULL: no schema validation */
 };
 
+/* One statement to run in the store phase, its parameters copied into mem. */
+enum row_kind {
+	ROW_SITE,    /* sql_site */
+	ROW_PRODUCT, /* sql_product */
+	ROW_EVENT,   /* sql_event */
+	ROW_ITEMS,   /* sql_items of the ROW_EVENT before it; p[0] filled with its id */
+	ROW_LOT,     /* sql_lot of the ROW_EVENT before it */
+};
+
+#define ROW_MAX_PARAMS 19
+
+struct row {
+	enum row_kind kind;
+	int n;
+	const char *p[ROW_MAX_PARAMS]; /* into mem, or NULL */
+	char *mem;
+	long line;	/* of the element the row comes from, for messages */
+	char label[96]; /* "ObjectEvent", "lot GTIN/LOT", … for messages */
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+};
+
 struct run {
-	struct db *db;
 	xmlDocPtr doc;
 	const char *name;
 	struct epcis_import_stats *stats;
 	char *err;
 	size_t errlen;
 	struct bag bag;
+	struct rows rows;
 };
 
 struct event {
@@ -230,6 +260,56 @@ static int failf(struct run *r, xmlNodePtr at, const char *fmt, ...)
 	vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* Appends a row of n parameters (copied; NULL stays NULL). 0, or -1 (reported). */
+static int row_add(struct run *r, xmlNodePtr at, enum row_kind kind, const char *label, int n,
+		   const char *const *params)
+{
+	struct row *w;
+	size_t size = 0;
+	char *m;
+
+	if (r->rows.n == r->rows.cap) {
+		size_t cap = r->rows.cap ? r->rows.cap * 2 : 16;
+		struct row *v = realloc(r->rows.v, cap * sizeof(*v));
+
+		if (!v)
+			return failf(r, at, "out of memory");
+		r->rows.v = v;
+		r->rows.cap = cap;
+	}
+	for (int i = 0; i < n; i++)
+		size += params[i] ? strlen(params[i]) + 1 : 0;
+	m = malloc(size ? size : 1);
+	if (!m)
+		return failf(r, at, "out of memory");
+	w = &r->rows.v[r->rows.n++];
+	memset(w, 0, sizeof(*w));
+	w->kind = kind;
+	w->n = n;
+	w->mem = m;
+	w->line = at ? xmlGetLineNo(at) : 0L;
+	snprintf(w->label, sizeof(w->label), "%s", label);
+	for (int i = 0; i < n; i++) {
+		size_t k;
+
+		if (!params[i])
+			continue;
+		k = strlen(params[i]) + 1;
+		memcpy(m, params[i], k);
+		w->p[i] = m;
+		m += k;
+	}
+	return 0;
+}
+
+static void rows_release(struct rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		free(rows->v[i].mem);
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
 }
 
 static void warnf(struct run *r, xmlNodePtr at, const char *fmt, ...)
@@ -838,14 +918,15 @@ static int parse_event(struct run *r, xmlNodePtr ev, struct event *e)
 	return 0;
 }
 
-/* ILMD → lots: every lot the event creates (ObjectEvent ADD: its quantityList; a
+/* ILMD → lot rows: every lot the event creates (ObjectEvent ADD: its quantityList; a
  * TransformationEvent: its outputs). */
-static int store_lots(struct run *r, struct event *e)
+static int plan_lots(struct run *r, struct event *e)
 {
 	const char *harvest_start = NULL, *harvest_end = NULL, *field = NULL, *country = NULL;
 	char best_before[11] = "";
 	const char *role = strcmp(e->type, "TransformationEvent") == 0 ? "output" : "what";
 	int bad = 0, rc = 0;
+	char label[96];
 	char *items = NULL, *save = NULL, *rec;
 
 	if (strcmp(e->type, "TransformationEvent") != 0 &&
@@ -906,21 +987,19 @@ static int store_lots(struct run *r, struct event *e)
 		params[7] = country;
 		params[8] = *f[5] ? f[5] : NULL;
 		params[9] = *f[6] ? f[6] : NULL;
-		if (db_exec(r->db, sql_lot, 10, params, NULL) < 0) {
-			rc = failf(r, e->ilmd, "lot %s/%s refused by the database: %s", f[3], f[4],
-				   db_error(r->db));
+		snprintf(label, sizeof(label), "lot %.14s/%.20s", f[3], f[4]);
+		rc = row_add(r, e->ilmd, ROW_LOT, label, 10, params);
+		if (rc < 0)
 			break;
-		}
 	}
 	free(items);
 	return rc;
 }
 
-static int store_event(struct run *r, xmlNodePtr ev, struct event *e)
+/* The event's rows: the event, its items, the lots it creates. */
+static int plan_event(struct run *r, xmlNodePtr ev, struct event *e)
 {
-	struct db_res *res = NULL;
 	const char *params[19];
-	int rc = -1;
 
 	params[0] = e->key;
 	params[1] = e->type;
@@ -941,29 +1020,17 @@ static int store_event(struct run *r, xmlNodePtr ev, struct event *e)
 	params[16] = sb_str(&e->dst);
 	params[17] = e->extra.len ? sb_str(&e->extra) : NULL;
 	params[18] = r->name;
-	if (db_exec(r->db, sql_event, 19, params, &res) < 0) {
-		failf(r, ev, "%s refused by the database: %s", e->type, db_error(r->db));
-		goto out;
-	}
-	if (db_res_rows(res) == 0) {
-		r->stats->events_known++;
-		rc = 0;
-		goto out;
-	}
-	r->stats->events_new++;
+	if (row_add(r, ev, ROW_EVENT, e->type, 19, params) < 0)
+		return -1;
 	if (e->items.len) {
-		const char *ip[2] = {db_res_get(res, 0, 0), sb_str(&e->items)};
+		const char *ip[2] = {NULL, sb_str(&e->items)};
+		char label[96];
 
-		if (db_exec(r->db, sql_items, 2, ip, NULL) < 0) {
-			failf(r, ev, "items of the %s refused by the database: %s", e->type,
-			      db_error(r->db));
-			goto out;
-		}
+		snprintf(label, sizeof(label), "items of the %s", e->type);
+		if (row_add(r, ev, ROW_ITEMS, label, 2, ip) < 0)
+			return -1;
 	}
-	rc = store_lots(r, e);
-out:
-	db_res_free(res);
-	return rc;
+	return plan_lots(r, e);
 }
 
 static void event_release(struct event *e)
@@ -975,7 +1042,7 @@ static void event_release(struct event *e)
 	free(e->extra.p);
 }
 
-static int import_events(struct run *r, xmlNodePtr list)
+static int plan_events(struct run *r, xmlNodePtr list)
 {
 	for (xmlNodePtr ev = list->children; ev; ev = ev->next) {
 		struct event e;
@@ -993,7 +1060,7 @@ static int import_events(struct run *r, xmlNodePtr list)
 		memset(&e, 0, sizeof(e));
 		rc = parse_event(r, ev, &e);
 		if (rc == 0)
-			rc = store_event(r, ev, &e);
+			rc = plan_event(r, ev, &e);
 		event_release(&e);
 		bag_clear(&r->bag);
 		if (rc < 0)
@@ -1015,7 +1082,7 @@ static const char *mda_attr(const char *id)
 	return *id == '#' || *id == ':' ? id + 1 : NULL;
 }
 
-static int store_location(struct run *r, xmlNodePtr el, const char *gln)
+static int plan_location(struct run *r, xmlNodePtr el, const char *gln)
 {
 	const char *name = NULL, *lat = NULL, *lon = NULL, *city = NULL, *region = NULL,
 		   *country = NULL;
@@ -1054,8 +1121,10 @@ static int store_location(struct run *r, xmlNodePtr el, const char *gln)
 			double d = strtod(v, &end);
 			int is_lat = k[1] == 'a';
 
-			if (*end || d < (is_lat ? -90 : -180) || d > (is_lat ? 90 : 180))
-				return failf(r, a, "%s '%s' is not a coordinate", k, v);
+			if (*end || d < (is_lat ? -90 : -180) || d > (is_lat ? 90 : 180)) {
+				failf(r, a, "%s '%s' is not a coordinate", k, v);
+				goto out;
+			}
 			*(is_lat ? &lat : &lon) = v;
 		} else if (strncmp(k, "streetAddress", 13) == 0 || strcmp(k, "postalCode") == 0) {
 			if (address.len)
@@ -1075,20 +1144,21 @@ static int store_location(struct run *r, xmlNodePtr el, const char *gln)
 	params[5] = city;
 	params[6] = region;
 	params[7] = country;
-	if (db_exec(r->db, sql_site, 8, params, NULL) < 0) {
-		failf(r, el, "location %s refused by the database: %s", gln, db_error(r->db));
-		goto out;
+	{
+		char label[96];
+
+		snprintf(label, sizeof(label), "location %s", gln);
+		rc = row_add(r, el, ROW_SITE, label, 8, params);
 	}
-	r->stats->vocab_elements++;
-	rc = 0;
 out:
 	free(address.p);
 	return rc;
 }
 
-static int store_class(struct run *r, xmlNodePtr el, const char *gtin)
+static int plan_class(struct run *r, xmlNodePtr el, const char *gtin)
 {
 	const char *desc = NULL, *params[2];
+	char label[96];
 	int bad = 0;
 
 	for (xmlNodePtr a = el->children; a; a = a->next) {
@@ -1113,13 +1183,11 @@ static int store_class(struct run *r, xmlNodePtr el, const char *gtin)
 		return 0; /* products.description is required: nothing to store */
 	params[0] = gtin;
 	params[1] = desc;
-	if (db_exec(r->db, sql_product, 2, params, NULL) < 0)
-		return failf(r, el, "product %s refused by the database: %s", gtin, db_error(r->db));
-	r->stats->vocab_elements++;
-	return 0;
+	snprintf(label, sizeof(label), "product %s", gtin);
+	return row_add(r, el, ROW_PRODUCT, label, 2, params);
 }
 
-static int import_vocabularies(struct run *r, xmlNodePtr list)
+static int plan_vocabularies(struct run *r, xmlNodePtr list)
 {
 	int bad = 0;
 
@@ -1152,10 +1220,10 @@ static int import_vocabularies(struct run *r, xmlNodePtr list)
 			if (k < 0)
 				return -1;
 			if (loc && k == 1 && id.kind == GS1_SGLN && !id.ext[0])
-				rc = store_location(r, el, id.digits);
+				rc = plan_location(r, el, id.digits);
 			else if (cls && k == 1 &&
 				 (id.kind == GS1_GTIN || id.kind == GS1_LGTIN || id.kind == GS1_SGTIN))
-				rc = store_class(r, el, id.digits);
+				rc = plan_class(r, el, id.digits);
 			bag_clear(&r->bag);
 			if (rc < 0)
 				return -1;
@@ -1172,7 +1240,7 @@ static int find_vocabularies(struct run *r, xmlNodePtr node)
 		if (c->type != XML_ELEMENT_NODE || c->ns || is_elem(c, "EventList"))
 			continue;
 		if (is_elem(c, "VocabularyList")) {
-			if (import_vocabularies(r, c) < 0)
+			if (plan_vocabularies(r, c) < 0)
 				return -1;
 		} else if (find_vocabularies(r, c) < 0) {
 			return -1;
@@ -1206,19 +1274,16 @@ void epcis_importer_free(struct epcis_importer *imp)
 	free(imp);
 }
 
-int epcis_importer_run(struct epcis_importer *imp, struct db *db, const char *data, size_t len,
-		       const char *name, struct epcis_import_stats *stats, char *err,
-		       size_t errlen)
+/* The first phase, shared by check and import: everything that needs no database, ending
+ * with r->rows. 0, or -1 with the message in r->err. */
+static int prepare(struct epcis_importer *imp, struct run *r, const char *data, size_t len)
 {
-	struct run r = {.db = db, .name = name, .stats = stats, .err = err, .errlen = errlen};
 	xmlNodePtr root, body, list;
 	const char *ns, *schema;
-	int in_tx = 0, rc = -1;
 
-	memset(stats, 0, sizeof(*stats));
-	if (xmldoc_parse(data, len, name, &r.doc, err, errlen) < 0)
+	if (xmldoc_parse(data, len, r->name, &r->doc, r->err, r->errlen) < 0)
 		return -1;
-	root = xmlDocGetRootElement(r.doc);
+	root = xmlDocGetRootElement(r->doc);
 	ns = root->ns ? (const char *)root->ns->href : "";
 	if (strcmp((const char *)root->name, "EPCISDocument") == 0 && strcmp(ns, NS_EPCIS) == 0) {
 		schema = "EPCglobal-epcis-2_0.xsd";
@@ -1226,46 +1291,134 @@ int epcis_importer_run(struct epcis_importer *imp, struct db *db, const char *da
 		   strcmp(ns, NS_EPCIS_MD) == 0) {
 		schema = "EPCglobal-epcis-masterdata-2_0.xsd";
 	} else {
-		failf(&r, root,
-		      "root element <%s> in namespace '%s' is not an EPCIS 2.0 EPCISDocument (%s) or "
-		      "EPCISMasterDataDocument (%s)",
-		      (const char *)root->name, ns, NS_EPCIS, NS_EPCIS_MD);
-		goto out;
+		return failf(r, root,
+			     "root element <%s> in namespace '%s' is not an EPCIS 2.0 EPCISDocument "
+			     "(%s) or EPCISMasterDataDocument (%s)",
+			     (const char *)root->name, ns, NS_EPCIS, NS_EPCIS_MD);
 	}
-	if (imp->schemas && xmldoc_validate(imp->schemas, schema, r.doc, err, errlen) < 0)
-		goto out;
+	if (imp->schemas && xmldoc_validate(imp->schemas, schema, r->doc, r->err, r->errlen) < 0)
+		return -1;
 	body = first_elem(root, "EPCISBody");
-	if (!body) {
-		failf(&r, root, "no EPCISBody");
-		goto out;
+	if (!body)
+		return failf(r, root, "no EPCISBody");
+	if (find_vocabularies(r, root) < 0)
+		return -1;
+	list = first_elem(body, "EventList");
+	if (list && plan_events(r, list) < 0)
+		return -1;
+	return 0;
+}
+
+static void run_release(struct run *r)
+{
+	bag_clear(&r->bag);
+	rows_release(&r->rows);
+	xmlFreeDoc(r->doc);
+	r->doc = NULL;
+}
+
+static int row_failf(struct run *r, const struct row *w, struct db *db)
+{
+	snprintf(r->err, r->errlen, "%ld: %s refused by the database: %s", w->line, w->label,
+		 db_error(db));
+	return -1;
+}
+
+/* The second phase: the rows, inside the caller's transaction. An event already stored
+ * (ON CONFLICT DO NOTHING returned no id) is counted as known and its items and lots are
+ * skipped. */
+static int store_rows(struct run *r, struct db *db)
+{
+	struct db_res *res = NULL;
+	char event_id[32] = "";
+	int event_new = 0;
+
+	for (size_t i = 0; i < r->rows.n; i++) {
+		struct row *w = &r->rows.v[i];
+
+		switch (w->kind) {
+		case ROW_SITE:
+		case ROW_PRODUCT:
+			if (db_exec(db, w->kind == ROW_SITE ? sql_site : sql_product, w->n, w->p,
+				    NULL) < 0)
+				return row_failf(r, w, db);
+			r->stats->vocab_elements++;
+			break;
+		case ROW_EVENT:
+			if (db_exec(db, sql_event, w->n, w->p, &res) < 0) {
+				db_res_free(res);
+				return row_failf(r, w, db);
+			}
+			event_new = db_res_rows(res) > 0;
+			if (event_new) {
+				snprintf(event_id, sizeof(event_id), "%s", db_res_get(res, 0, 0));
+				r->stats->events_new++;
+			} else {
+				r->stats->events_known++;
+			}
+			db_res_free(res);
+			res = NULL;
+			break;
+		case ROW_ITEMS:
+			if (!event_new)
+				break;
+			w->p[0] = event_id;
+			if (db_exec(db, sql_items, w->n, w->p, NULL) < 0)
+				return row_failf(r, w, db);
+			break;
+		case ROW_LOT:
+			if (event_new && db_exec(db, sql_lot, w->n, w->p, NULL) < 0)
+				return row_failf(r, w, db);
+			break;
+		}
 	}
+	return 0;
+}
+
+int epcis_importer_check(struct epcis_importer *imp, const char *data, size_t len,
+			 const char *name, char *err, size_t errlen)
+{
+	struct epcis_import_stats stats = {0};
+	struct run r = {.name = name, .stats = &stats, .err = err, .errlen = errlen};
+	int rc = prepare(imp, &r, data, len);
+
+	run_release(&r);
+	return rc;
+}
+
+int epcis_importer_run(struct epcis_importer *imp, struct db *db, const char *data, size_t len,
+		       const char *name, struct epcis_import_stats *stats, char *err,
+		       size_t errlen)
+{
+	struct run r = {.name = name, .stats = stats, .err = err, .errlen = errlen};
+	int rc = -1;
+
+	memset(stats, 0, sizeof(*stats));
+	if (prepare(imp, &r, data, len) < 0)
+		goto out;
+	/* The tree is no longer needed: the rows hold copies. */
+	xmlFreeDoc(r.doc);
+	r.doc = NULL;
 	if (db_begin(db) < 0) {
 		failf(&r, NULL, "cannot begin a transaction: %s", db_error(db));
 		goto out;
 	}
-	in_tx = 1;
-	if (find_vocabularies(&r, root) < 0)
+	if (store_rows(&r, db) < 0) {
+		db_rollback(db);
 		goto out;
-	list = first_elem(body, "EventList");
-	if (list && import_events(&r, list) < 0)
-		goto out;
+	}
 	if (db_commit(db) < 0) {
-		in_tx = 0;
 		failf(&r, NULL, "commit failed: %s", db_error(db));
 		goto out;
 	}
-	in_tx = 0;
 	rc = 0;
 out:
-	if (in_tx)
-		db_rollback(db);
 	if (rc < 0) {
 		stats->events_new = 0;
 		stats->events_known = 0;
 		stats->vocab_elements = 0;
 	}
-	bag_clear(&r.bag);
-	xmlFreeDoc(r.doc);
+	run_release(&r);
 	return rc;
 }
 
@@ -1281,6 +1434,21 @@ int epcis_import(struct db *db, const char *data, size_t len, const char *name,
 		return -1;
 	}
 	rc = epcis_importer_run(imp, db, data, len, name, stats, err, errlen);
+	epcis_importer_free(imp);
+	return rc;
+}
+
+int epcis_import_check(const char *data, size_t len, const char *name, const char *schema_dir,
+		       char *err, size_t errlen)
+{
+	struct epcis_importer *imp = NULL;
+	int rc;
+
+	if (epcis_importer_new(schema_dir, &imp) < 0) {
+		snprintf(err, errlen, "0: out of memory");
+		return -1;
+	}
+	rc = epcis_importer_check(imp, data, len, name, err, errlen);
 	epcis_importer_free(imp);
 	return rc;
 }

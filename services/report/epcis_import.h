@@ -34,9 +34,23 @@ int epcis_importer_run(struct epcis_importer *imp, struct db *db, const char *da
 		       const char *name, struct epcis_import_stats *stats, char *err,
 		       size_t errlen);
 
+/* The same document check without a database, for fuzzing and for validating a document
+ * before accepting it: everything epcis_importer_run does before it opens its transaction
+ * (safe parse with DOCTYPE refusal, the XSD chosen by the root element, CBV vocabulary and
+ * GS1 identifier checks, every row built in memory) and nothing after. 0 when the document
+ * would be imported (the database may still refuse a row, e.g. a lot quantity out of
+ * range), or -1 with "LINE: problem" in err, the same message an import gives. */
+int epcis_importer_check(struct epcis_importer *imp, const char *data, size_t len,
+			 const char *name, char *err, size_t errlen);
+
 /* One document with a throwaway importer (schemas compiled for this call). */
 int epcis_import(struct db *db, const char *data, size_t len, const char *name,
 		 const char *schema_dir, struct epcis_import_stats *stats, char *err,
 		 size_t errlen);
+
+/* epcis_importer_check with a throwaway importer (schemas compiled for this call: keep an
+ * importer when checking many documents). schema_dir NULL: no schema validation. */
+int epcis_import_check(const char *data, size_t len, const char *name, const char *schema_dir,
+		       char *err, size_t errlen);
 
 #endif

@@ -56,7 +56,7 @@ epcis_has_check() { grep -q 'epcis_import_check *(' services/report/epcis_import
 # sources_of TARGET: the files of the product a target links (nothing with a main()).
 sources_of() {
 	case "$1" in
-	payload) echo services/common/payload.c services/common/ts.c services/common/domain.c \
+	payload) echo services/common/payload.c services/common/ts.c services/common/domain.c services/common/text.c \
 		services/common/gs1.c ;;
 	epcis)
 		if epcis_has_check; then

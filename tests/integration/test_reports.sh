@@ -12,12 +12,16 @@
 # readings are then removed to make a data gap; QA acknowledges the excursion and holds the
 # lot. Everything is at fixed times, so the reports are byte-stable.
 #
+# Rendered with `coldtrace report --unsigned … -o` (the goldens are the unsigned bytes; the
+# signed variants are tests/integration/test_report_cli.sh's), timed with contrib/bench's
+# reportbench.
+#
 # UPDATE_GOLDEN=1 rewrites tests/fixtures/reports/ from this run.
 set -uo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 harness_begin reports
 
-DRIVER=${COLDTRACE_BIN_DIR%/bin}/tests/test_report
+BENCH=$COLDTRACE_BIN_DIR/reportbench
 GOLD=$HARNESS_REPO/tests/fixtures/reports
 ART=${COLDTRACE_BIN_DIR%/bin}/test-artifacts/reports
 mkdir -p "$ART" "$HARNESS_DIR/out"
@@ -27,11 +31,18 @@ LOT=GY-CS-20261103-A
 BIN_GTIN=06970000000130
 BIN_LOT=H-20261103-F2
 
-if [ ! -x "$DRIVER" ]; then
-	fail "report driver $DRIVER not built (make unit)"
+if [ ! -x "$BENCH" ]; then
+	fail "$BENCH not built (make all)"
 	harness_end
 	exit
 fi
+# render FILE ARGS…: the report, unsigned (the devstack's key is not used: goldens are unsigned).
+render() {
+	local file=$1
+	shift
+	rm -f "$file"
+	env -u COLDTRACE_REPORT_KEY_FILE "$COLDTRACE_BIN_DIR/coldtrace" report --unsigned "$@" -o "$file"
+}
 
 # ---- master data and the lot's upstream (plain SQL: the CLI for it is being written) ----
 sql "
@@ -114,20 +125,20 @@ sql "INSERT INTO coldtrace.qa_actions (shipment_id, target, target_id, action, d
 
 # ---- render ----
 for lang in en zh-Hans zh-Hant; do
-	"$DRIVER" --render "$OUT/lot.$lang.xhtml" --lot "$GTIN/$LOT" --format html --lang "$lang" 2>"$HARNESS_DIR/logs/render-$lang.log"
+	render "$OUT/lot.$lang.xhtml" --lot "$GTIN/$LOT" --format html --lang "$lang" 2>"$HARNESS_DIR/logs/render-$lang.log"
 	assert_eq "lot report renders in $lang" 0 "$?"
 done
-"$DRIVER" --render "$OUT/shipment.en.xhtml" --shipment SHP-R1 --format html --lang en 2>"$HARNESS_DIR/logs/render-shipment.log"
+render "$OUT/shipment.en.xhtml" --shipment SHP-R1 --format html --lang en 2>"$HARNESS_DIR/logs/render-shipment.log"
 assert_eq "shipment report renders" 0 "$?"
-"$DRIVER" --render "$OUT/lot.csv" --lot "$GTIN/$LOT" --format csv 2>"$HARNESS_DIR/logs/render-csv.log"
+render "$OUT/lot.csv" --lot "$GTIN/$LOT" --format csv 2>"$HARNESS_DIR/logs/render-csv.log"
 assert_eq "lot spreadsheet renders" 0 "$?"
-"$DRIVER" --render "$OUT/shipment.csv" --shipment SHP-R1 --format csv 2>>"$HARNESS_DIR/logs/render-csv.log"
+render "$OUT/shipment.csv" --shipment SHP-R1 --format csv 2>>"$HARNESS_DIR/logs/render-csv.log"
 assert_eq "shipment spreadsheet renders" 0 "$?"
-"$DRIVER" --render "$OUT/bin.xhtml" --lot "$BIN_GTIN/$BIN_LOT" --format html --lang zh-Hant 2>"$HARNESS_DIR/logs/render-bin.log"
+render "$OUT/bin.xhtml" --lot "$BIN_GTIN/$BIN_LOT" --format html --lang zh-Hant 2>"$HARNESS_DIR/logs/render-bin.log"
 assert_eq "an upstream lot that never travelled renders (no legs)" "0|ok" \
 	"$?|$(python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1]); print("ok")' "$OUT/bin.xhtml" 2>&1)"
-"$DRIVER" --render "$OUT/none.xhtml" --lot "$GTIN/NO-SUCH-LOT" --format html 2>/dev/null
-assert_eq "an unknown lot is 'not found' (exit 3)" 3 "$?"
+render "$OUT/none.xhtml" --lot "$GTIN/NO-SUCH-LOT" --format html 2>/dev/null
+assert_eq "an unknown lot is 'not found' (exit 1)" 1 "$?"
 cp "$OUT"/*.xhtml "$OUT"/*.csv "$ART/"
 
 # ---- well-formed, self-contained, in its language ----
@@ -222,7 +233,7 @@ for f in lot.en.xhtml lot.zh-Hans.xhtml lot.zh-Hant.xhtml shipment.en.xhtml lot.
 	fi
 done
 # Same data, same bytes.
-"$DRIVER" --render "$OUT/again.xhtml" --lot "$GTIN/$LOT" --format html --lang en 2>/dev/null
+render "$OUT/again.xhtml" --lot "$GTIN/$LOT" --format html --lang en 2>/dev/null
 assert_eq "rendering twice gives the same bytes" 0 "$(cmp -s "$OUT/again.xhtml" "$OUT/lot.en.xhtml"; echo $?)"
 
 # ---- headless Chromium: the page renders, and is not blank ----
@@ -243,12 +254,11 @@ else
 fi
 
 # ---- 100 000 readings within 200 ms ----
-"$DRIVER" --make-bench-lot 100000 2>"$HARNESS_DIR/logs/bench.log"
-assert_eq "bench lot of 100 000 readings built" 0 "$?"
 # REPORT_BENCH_MAX_MS loosens the bound on a machine shared with other load (default 200).
 max_ms=${REPORT_BENCH_MAX_MS:-200}
-bench=$("$DRIVER" --bench 9 --lot "$GTIN/BENCH-1" --format html 2>>"$HARNESS_DIR/logs/bench.log")
-note "render of 100 000 readings: $bench ($(tail -n 1 "$HARNESS_DIR/logs/bench.log"); load $(cut -d' ' -f1-3 /proc/loadavg))"
+bench=$("$BENCH" --readings 100000 --renders 9 --lot "$GTIN/BENCH-1" --format html 2>"$HARNESS_DIR/logs/bench.log")
+assert_eq "bench lot of 100 000 readings built and rendered 9 times" 0 "$?"
+note "render of 100 000 readings: $bench (load $(cut -d' ' -f1-3 /proc/loadavg))"
 p50=$(sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p' <<<"$bench")
 assert_eq "a lot with 100 000 readings renders in <= $max_ms ms (p50 of 9)" 1 "$(awk -v v="${p50:-1e9}" -v m="$max_ms" 'BEGIN { print (v <= m) }')"
 

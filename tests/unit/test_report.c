@@ -1,18 +1,8 @@
 /*
  * test_report: the report renderers' pure parts (services/report/report_i18n.c,
- * report_svg.c), and — with arguments — the driver the integration test and the render
- * benchmark use until `coldtrace report` exists:
- *
- *   test_report                                   the cmocka tests below
- *   test_report --render FILE (--lot GTIN/LOT | --shipment ID) --format html|csv [--lang L]
- *   test_report --bench N (--lot GTIN/LOT | --shipment ID) [--lang L]
- *                                                 renders N times, prints ms p50 and max
- *   test_report --make-bench-lot READINGS         builds shipment BENCH-R with a lot
- *                                                 06970000000123/BENCH-1 and READINGS readings
- *
- * The database is config's pg_conninfo (COLDTRACE_PG_CONNINFO, --pg-conninfo=…, or PG*).
- * It links the report library, which the contrib/bench rule of the Makefile does not; see
- * the report's README section for moving the bench to contrib/bench/reportbench.c.
+ * report_svg.c). Rendering from a database is tested by tests/integration/test_reports.sh
+ * and test_report_cli.sh through `coldtrace report`; its speed is measured by
+ * contrib/bench/reportbench.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,19 +14,12 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "config.h"
-#include "db.h"
-#include "report_csv.h"
 #include "report_data.h"
-#include "report_html.h"
 #include "report_i18n.h"
 #include "report_svg.h"
-#include "trace.h"
 #include "ts.h"
 
 /* ---- unit tests ------------------------------------------------------------------------ */
@@ -222,207 +205,7 @@ static int run_unit_tests(void)
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
 
-/* ---- driver ---------------------------------------------------------------------------- */
-
-static const char *const sql_bench_setup[] = {
-    "INSERT INTO coldtrace.sites (gln, name, kind, lat, lon) VALUES "
-    "('6970000000017', 'Guiyang packhouse', 'packhouse', 26.5965, 106.7085), "
-    "('6970000000024', 'Guangzhou DC', 'dc', 23.1729, 113.3538) ON CONFLICT DO NOTHING",
-    "INSERT INTO coldtrace.products (gtin, description, commodity) VALUES "
-    "('06970000000123', 'Choy sum, 5 kg case', 'CHOY_SUM') ON CONFLICT DO NOTHING",
-    "INSERT INTO coldtrace.lots (gtin, lot, quantity, uom) VALUES "
-    "('06970000000123', 'BENCH-1', 120, 'CS') ON CONFLICT DO NOTHING",
-    "INSERT INTO coldtrace.shipments (id, origin_gln, destination_gln, commodity, status) "
-    "VALUES ('BENCH-R', '6970000000017', '6970000000024', 'CHOY_SUM', 'delivered') "
-    "ON CONFLICT DO NOTHING",
-    "INSERT INTO coldtrace.trace_events (event_key, origin, type, action, biz_step, "
-    "  disposition, event_time, tz_offset, site_gln, src_gln, dest_gln, shipment_id) "
-    "VALUES ('urn:coldtrace:bench:load', 'cli', 'ObjectEvent', 'OBSERVE', 'shipping', "
-    "  'in_transit', '2026-10-01T00:00:00Z', '+08:00', '6970000000017', '6970000000017', "
-    "  '6970000000024', 'BENCH-R') ON CONFLICT DO NOTHING",
-    "INSERT INTO coldtrace.trace_items (event_id, ord, role, gtin, lot, quantity, uom) "
-    "SELECT id, 1, 'what', '06970000000123', 'BENCH-1', 120, 'CS' FROM coldtrace.trace_events "
-    " WHERE event_key = 'urn:coldtrace:bench:load' ON CONFLICT DO NOTHING",
-};
-
-/* 30 s readings from 2026-10-01, a warm spell at a fifth of the way, a one-hour gap in the
- * middle: what a long multi-day lot history looks like to the renderer. */
-static const char *const sql_bench_readings =
-    "INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id, "
-    "  t_supply, t_return, t_product, t_ambient, lat, lon) "
-    "SELECT 'bench-dev', g, t, t, 'BENCH-R', 1 + 0.5 * sin(g / 40.0), 2 + 0.4 * cos(g / 60.0), "
-    "  CASE WHEN g BETWEEN $1::int / 5 AND $1::int / 5 + 300 THEN 9 ELSE 2 + sin(g / 700.0) END, "
-    "  24 + 4 * sin(g / 2880.0), 26.5965 - 3.42 * g / $1::int, 106.7085 + 6.65 * g / $1::int "
-    "  FROM generate_series(1, $1::int) g, "
-    "       LATERAL (SELECT timestamptz '2026-10-01T00:00:00Z' + g * interval '30 s' "
-    "                     + CASE WHEN g > $1::int / 2 THEN interval '1 hour' ELSE interval '0' END"
-    "                AS t) x "
-    "ON CONFLICT DO NOTHING";
-
-static int make_bench_lot(struct db *db, const char *n)
+int main(void)
 {
-	const char *p[1] = {n};
-
-	for (size_t i = 0; i < sizeof(sql_bench_setup) / sizeof(sql_bench_setup[0]); i++)
-		if (db_exec(db, sql_bench_setup[i], 0, NULL, NULL) < 0)
-			return -1;
-	if (db_exec(db, sql_bench_readings, 1, p, NULL) < 0)
-		return -1;
-	return db_exec(db, "ANALYZE coldtrace.readings_default", 0, NULL, NULL) < 0 ? -1 : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int usage(void)
-{
-	fprintf(stderr, "usage: test_report [--render FILE | --bench N | --make-bench-lot N] "
-			"[--lot GTIN/LOT | --shipment ID] [--format html|csv] [--lang L]\n");
-	return 2;
-}
-
-static int driver(int argc, char **argv)
-{
-	const char *render = NULL, *bench = NULL, *make = NULL, *lotarg = NULL, *ship = NULL;
-	const char *format = "html", *lang = "en";
-	char gtin[32] = "", lot[32] = "";
-	struct trace_scope scope = {0};
-	struct db *db = NULL;
-	char *out = NULL;
-	size_t len = 0;
-	int rc = 1;
-
-	if (config_load(&argc, argv) != 0)
-		return 2;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!v)
-			return usage();
-		if (!strcmp(a, "--render"))
-			render = v;
-		else if (!strcmp(a, "--bench"))
-			bench = v;
-		else if (!strcmp(a, "--make-bench-lot"))
-			make = v;
-		else if (!strcmp(a, "--lot"))
-			lotarg = v;
-		else if (!strcmp(a, "--shipment"))
-			ship = v;
-		else if (!strcmp(a, "--format"))
-			format = v;
-		else if (!strcmp(a, "--lang"))
-			lang = v;
-		else
-			return usage();
-		i++;
-	}
-	if (lotarg) {
-		const char *slash = strchr(lotarg, '/');
-		if (!slash || slash - lotarg > 14 || strlen(slash + 1) > 20)
-			return usage();
-		snprintf(gtin, sizeof(gtin), "%.*s", (int)(slash - lotarg), lotarg);
-		snprintf(lot, sizeof(lot), "%s", slash + 1);
-		scope.gtin = gtin;
-		scope.lot = lot;
-	} else if (ship) {
-		scope.shipment_id = ship;
-	} else if (!make) {
-		return usage();
-	}
-	if (db_connect(config.pg_conninfo, "test_report", &db) != 0)
-		goto out;
-	if (make) {
-		rc = make_bench_lot(db, make) == 0 ? 0 : 1;
-		goto out;
-	}
-	if (render) {
-		FILE *f;
-		int r = !strcmp(format, "csv") ? report_csv(db, &scope, &out, &len)
-					       : report_html(db, &scope, lang, &out, &len);
-		if (r == 1) {
-			fprintf(stderr, "test_report: scope not found\n");
-			rc = 3;
-			goto out;
-		}
-		if (r != 0)
-			goto out;
-		f = !strcmp(render, "-") ? stdout : fopen(render, "wb");
-		if (!f || fwrite(out, 1, len, f) != len || (f != stdout && fclose(f) != 0)) {
-			perror(render);
-			goto out;
-		}
-		rc = 0;
-	} else if (bench) {
-		char *end;
-		long n = strtol(bench, &end, 10);
-		double *ms;
-		if (*end || n < 1 || n > 10000)
-			return usage();
-		ms = calloc((size_t)n, sizeof(double));
-		if (!ms)
-			goto out;
-		for (long i = 0; i < n; i++) {
-			double t0 = now_ms();
-			int r = !strcmp(format, "csv") ? report_csv(db, &scope, &out, &len)
-						       : report_html(db, &scope, lang, &out, &len);
-			ms[i] = now_ms() - t0;
-			if (r != 0) {
-				free(ms);
-				goto out;
-			}
-			free(out);
-			out = NULL;
-		}
-		/* The parts: the JSON, and the readings of the first leg alone. */
-		{
-			struct report_data *d = NULL;
-			struct report_series ser;
-			double t0 = now_ms(), t1, t2;
-			const char *leg = NULL;
-			int legs;
-			if (report_data_load(db, &scope, &d) != 0) {
-				free(ms);
-				goto out;
-			}
-			t1 = now_ms();
-			legs = report_node(d, 0, "legs");
-			leg = report_str(d, report_first(d, legs), "shipment");
-			if (leg && report_series_load(db, leg, 0, 0, &ser) == 0) {
-				t2 = now_ms();
-				fprintf(stderr,
-					"test_report: data %.1f ms, readings of %s (%zu) %.1f ms\n",
-					t1 - t0, leg, ser.n, t2 - t1);
-				report_series_release(&ser);
-			}
-			report_data_free(d);
-		}
-		qsort(ms, (size_t)n, sizeof(double), cmp_double);
-		printf("{\"renders\":%ld,\"format\":\"%s\",\"p50_ms\":%.1f,\"max_ms\":%.1f,"
-		       "\"bytes\":%zu}\n",
-		       n, format, ms[n / 2], ms[n - 1], len);
-		free(ms);
-		rc = 0;
-	}
-out:
-	free(out);
-	db_free(db);
-	config_release();
-	return rc;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc > 1)
-		return driver(argc, argv);
 	return run_unit_tests();
 }
