@@ -141,6 +141,9 @@ int cmd_token_create(const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_token_list(const struct cli_cmd *cmd, int argc, char **argv);
 int cmd_token_revoke(const struct cli_cmd *cmd, int argc, char **argv);
 
+/* GS1 identifier conversion (cmd_gs1.c over services/common/gs1.c). */
+int cmd_gs1_convert(const struct cli_cmd *cmd, int argc, char **argv);
+
 /* Buyer reports (cmd_report.c over services/report/report.c). */
 int cmd_report(const struct cli_cmd *cmd, int argc, char **argv);
 

@@ -188,6 +188,13 @@ static const struct cli_cmd commands[] = {
 	{"token", "revoke", cmd_token_revoke, "ID",
 	 "Revokes token ID (or a whole token ID.SECRET). The API refuses it once its cache of\n"
 	 "verified tokens expires (api_token_cache_s)."},
+	{"gs1", "convert", cmd_gs1_convert,
+	 "ID [--company-prefix-length N] [--base URL]",
+	 "Checks a GS1 identifier given as an EPC URN (urn:epc:id:sgtin|sscc|sgln|pgln|giai,\n"
+	 "urn:epc:class:lgtin, urn:epc:idpat:sgtin) or a GS1 Digital Link URI and prints it in\n"
+	 "both forms: the key with its check digit, the Digital Link under --base (default\n"
+	 "public_base_url) and the EPC URN. A Digital Link does not say where the company prefix\n"
+	 "ends: give --company-prefix-length (6-12) to get its URN."},
 	{"report", "", cmd_report,
 	 "--lot GTIN/LOT | --shipment ID [--format html|csv|epcis] [--lang en|zh-Hans|zh-Hant] "
 	 "[-o FILE] [--unsigned]",
