@@ -64,7 +64,7 @@ $(LIBREPORT): $(call obj,$(REPORT_SRC))
 
 $(BUILD)/bin/coldtrace-ingest: $(call obj,$(INGEST_SRC)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS_MQTT) $(LDLIBS_COMMON)
 
 $(BUILD)/bin/coldtrace: $(call obj,$(CLI_SRC)) $(LIBREPORT) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -36,7 +36,7 @@
 #define BACKOFF_MAX_MS 5000
 /* How often the main thread looks for the end of a batch in flight while the broker is
  * quiet (under load every incoming message wakes it anyway). */
-#define FLIGHT_POLL_MS 2
+#define FLIGHT_POLL_MS 1
 
 enum flight_state { FLIGHT_IDLE, FLIGHT_QUEUED, FLIGHT_DONE };
 
@@ -363,7 +363,7 @@ static int isolate_poison(struct ingest *ing)
 		log_error("ingest: device %s: message refused by the database; dead-lettered whole",
 			  m->device);
 		m->reason = "store_failed";
-		snprintf(m->detail, sizeof(m->detail), "%.150s", db_error(ing->db));
+		snprintf(m->detail, sizeof(m->detail), "%.150s", store_error(ing->store));
 		if (store_write(ing->store, m, 1, &res) < 0)
 			return -1;
 		flight_take(fl, &res);

@@ -24,7 +24,10 @@
 # are truncated and a CHECKPOINT taken, and every scenario uses device ids of its own (the
 # broker keeps retained acks). Knobs (environment):
 #   BENCH_SECONDS     target length of each measurement (12)
-#   BENCH_RESULTS     results file (default contrib/bench/results/<date>-<host>-<n>cpu.json)
+#   BENCH_RESULTS     results file (default contrib/bench/results/<date>-<host>-<n>cpu.json,
+#                     <date>-<HHMM>-<host>-<n>cpu.json when that one exists)
+#   BUILD             build directory whose bin/ is measured (default build; COLDTRACE_BIN_DIR
+#                     overrides)
 #   BENCH_MACHINE     machine name in the results file name (default: hostname)
 #   BENCH_SKIP_NODE=1 skip the Node.js peers
 #   INGEST_ARGS       extra flags for coldtrace-ingest (e.g. --batch-max-records=10000)
@@ -33,7 +36,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_DIR=$REPO/contrib/bench
-BIN=${COLDTRACE_BIN_DIR:-$REPO/build/bin}
+# The programs of the build directory `make BUILD=…` used (make exports BUILD to the recipe).
+BIN=${COLDTRACE_BIN_DIR:-$REPO/${BUILD:-build}/bin}
 DEVSTACK=$REPO/contrib/devstack
 SECONDS_PER=${BENCH_SECONDS:-12}
 HZ=$(getconf CLK_TCK)
@@ -434,6 +438,10 @@ grep 'being dropped' "$STACK/mosquitto/mosquitto.log" >"$WORK/broker_drops.txt" 
 HOST=${BENCH_MACHINE:-$(hostname -s 2>/dev/null || hostname)}
 HOST=$(printf '%s' "$HOST" | tr -c 'A-Za-z0-9._-' '-')
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results/$(date +%Y-%m-%d)-$HOST-$(nproc)cpu.json}
+# A second run on the same day keeps the first one's file: the new one gets the time too.
+if [ -z "${BENCH_RESULTS:-}" ] && [ -e "$RESULTS" ]; then
+	RESULTS=$BENCH_DIR/results/$(date +%Y-%m-%d-%H%M)-$HOST-$(nproc)cpu.json
+fi
 mkdir -p "$(dirname "$RESULTS")"
 python3 "$BENCH_DIR/report.py" "$WORK" "$RESULTS"
 log "results written to ${RESULTS#"$REPO"/}"

@@ -70,6 +70,7 @@ struct store {
 	struct slot *slots;
 	size_t n_slots, cap_slots;
 	size_t last_copy;
+	char error[256]; /* the database's message for the last failed write */
 };
 
 static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "coldtrace-digest";
@@ -838,8 +839,10 @@ int store_write(struct store *s, struct message *msgs, size_t n, struct store_re
 		goto out;
 	}
 	params[0] = devices;
-	if (db_begin(s->db) < 0)
+	if (db_begin(s->db) < 0) {
+		snprintf(s->error, sizeof(s->error), "%s", db_error(s->db));
 		goto out;
+	}
 	if (db_exec(s->db, sql_lock, 1, params, &lock) < 0 || copy_send(s) < 0 ||
 	    run_apply(s, msgs, res, &back, &n_back) < 0)
 		goto rollback;
@@ -850,6 +853,8 @@ int store_write(struct store *s, struct message *msgs, size_t n, struct store_re
 	rc = 0;
 	goto out;
 rollback:
+	/* ROLLBACK clears libpq's error message: keep the one that made the write fail. */
+	snprintf(s->error, sizeof(s->error), "%s", db_error(s->db));
 	db_rollback(s->db);
 	store_result_release(res);
 out:
@@ -925,6 +930,11 @@ void store_free(struct store *s)
 	free(s->scratch.p);
 	free(s->slots);
 	free(s);
+}
+
+const char *store_error(const struct store *s)
+{
+	return s->error;
 }
 
 size_t store_last_copy_bytes(const struct store *s)

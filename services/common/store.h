@@ -44,6 +44,9 @@ int store_close_gaps(struct store *s, long timeout_s, struct store_result *res);
  * retention_days. *dropped counts the dropped partitions. */
 int store_maintain(struct store *s, long retention_days, int *dropped);
 
+/* The database's message for the last store_write that failed ("" before any). */
+const char *store_error(const struct store *s);
+
 /* Bytes of the last COPY built, for metrics. */
 size_t store_last_copy_bytes(const struct store *s);
 

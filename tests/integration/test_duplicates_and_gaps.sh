@@ -73,6 +73,20 @@ assert_match "device status shows the ack" '"acked_seq" *: *7' "$status"
 assert_match "device status shows the gap" '"gaps" *: *1' "$status"
 assert_match "device status shows the dead letter" '"dead_letters" *: *1' "$status"
 
+# A hole filled before the gap timeout: the ack jumps over the records held above it (the
+# ingest's fast ack path must leave such devices to ct_advance_acks), and no gap is recorded.
+publish "$(uplink "$(reading 9 '-12 min' 2.9),$(reading 10 '-11 min' 3.0)")"
+wait_for "9 and 10 stored" 30 count_is record_keys "AND seq IN (9, 10)" 2
+assert_eq "records above a hole do not move the ack" 7 "$(acked)"
+publish "$(uplink "$(reading 8 '-13 min' 2.8)")"
+wait_for "ack 10 once the hole is filled" 30 ack_is 10 && pass "a filled hole lets the ack jump to 10"
+assert_eq "no gap recorded for a hole filled in time" 0 \
+	"$(sql "SELECT count(*) FROM coldtrace.data_gaps WHERE device_id = '$DEV' AND from_seq = 8")"
+# A resend that overlaps the ack and brings one new record moves the ack to the new top.
+publish "$(uplink "$(reading 10 '-11 min' 3.0),$(reading 11 '-10 min' 3.1)")"
+wait_for "ack 11" 30 ack_is 11 && pass "a resend overlapping the ack moves it to 11"
+assert_eq "seqs 1..11 stored once each, 5 missing" 10 "$(count record_keys)"
+
 # A device nobody registered (published through the fleet account): its records are
 # dead-lettered, acked, and stored by a replay once it is registered.
 GHOST=gz-reefer-ghost

@@ -3,7 +3,10 @@
 #  1. a flood of 100 000 records (20 devices × 5 000) while the ingest is killed with
 #     SIGKILL three times and restarted — every device ends acked at its last seq;
 #  2. a second flood while PostgreSQL is stopped for 10 s and started again;
-#  3. a third while the broker is restarted (persistence keeps the ingest's session).
+#  3. a third while the broker is restarted (persistence keeps the ingest's session);
+#  4. a fourth with a poison message in it (the database refuses it, here by a trigger): the
+#     batch holding it is written message by message, the poison is dead-lettered whole and
+#     every other message of the batch is stored.
 set -uo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 harness_begin failures_under_flood
@@ -12,7 +15,7 @@ DEVICES=20
 PER_DEVICE=5000
 sql "INSERT INTO coldtrace.devices (id, password_hash)
      SELECT p || lpad(g::text, 5, '0'), 'x'
-       FROM unnest(ARRAY['k-', 'p-', 'b-']) p, generate_series(1, $DEVICES) g" >/dev/null
+       FROM unnest(ARRAY['k-', 'p-', 'b-', 'x-']) p, generate_series(1, $DEVICES) g" >/dev/null
 
 flood() { # PREFIX RATE: publishes through the fleet account, waits for every ack
 	HARNESS_SPAWN_NAME=flood-$1 harness_spawn "$COLDTRACE_BIN_DIR/coldtrace-sim" flood \
@@ -77,6 +80,27 @@ wait_for "flood progresses before the broker restart" 120 stored_at_least b- 200
 devstack broker-stop >>"$HARNESS_DIR/logs/devstack.log" 2>&1
 devstack broker-start >>"$HARNESS_DIR/logs/devstack.log" 2>&1
 check_flood b- "broker restart"
+
+# 4. A message the database refuses, in the middle of a flood.
+POISON=z-poison
+register_device "$POISON" || true
+sql "CREATE OR REPLACE FUNCTION coldtrace.test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS
+     \$\$ BEGIN RAISE EXCEPTION 'test: device % refused', NEW.device_id; END \$\$;
+     CREATE TRIGGER test_refuse_poison BEFORE INSERT ON coldtrace.record_keys FOR EACH ROW
+     WHEN (NEW.device_id = '$POISON') EXECUTE FUNCTION coldtrace.test_refuse_poison()" >/dev/null
+flood x- 1000
+wait_for "flood progresses before the poison" 120 stored_at_least x- 20000
+mqtt_pub "$POISON" "$(device_password_file "$POISON")" -q 1 -t "coldtrace/v1/dev/$POISON/up" \
+	-m "{\"v\":1,\"device\":\"$POISON\",\"records\":[{\"seq\":1,\"t\":\"$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)\",\"kind\":\"reading\",\"temp\":{\"product\":2.5}}]}"
+check_flood x- "poison message"
+poison_dead() { [ "$(sql "SELECT count(*) FROM coldtrace.dead_letters WHERE device_id = '$POISON'")" = 1 ]; }
+wait_for "poison message dead-lettered" 30 poison_dead && pass "the poison message is dead-lettered"
+assert_eq "… whole, as store_failed, with the database's reason" "message|store_failed|t" \
+	"$(sql "SELECT scope, reason, detail LIKE '%refused%' FROM coldtrace.dead_letters WHERE device_id = '$POISON'")"
+assert_eq "… and nothing of it stored" 0 "$(stored "$POISON")"
+grep -q "message refused by the database; dead-lettered whole" "$INGEST_LOG" &&
+	pass "the ingest logged the poison message" || fail "the ingest did not log the poison message"
+sql "DROP TRIGGER test_refuse_poison ON coldtrace.record_keys" >/dev/null
 
 stop_pid "$INGEST_PID"
 assert_eq "ingest exits 0 after all that" 0 "$?"
