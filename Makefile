@@ -110,9 +110,14 @@ demo: deps
 	$(MAKE) all
 	contrib/demo.sh
 
+# Issue 3's ingest figures, then the report render, the API beside the ingest and the 1M-lot
+# trace; each prints its table and writes its results file under contrib/bench/results/.
 bench: deps
 	$(MAKE) all
 	contrib/bench/run.sh
+	contrib/bench/report.sh
+	contrib/bench/api.sh
+	contrib/bench/trace.sh
 
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \

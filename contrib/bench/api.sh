@@ -15,14 +15,14 @@
 # during the second, and writes contrib/bench/results/<YYYY-MM-DD>-api.json.
 #
 # Knobs (environment): BUILD (build), DURATION (15s), CONNECTIONS (16), WRK_THREADS (2),
-#   INGEST_RATE readings/s beside wrk (24000: half the 47 924 the ingest sustained with 10k
+#   INGEST_RATE readings/s beside wrk (35000: half the 69 741 the ingest sustained with 10k
 #   devices, README), INGEST_DEVICES (10000), API_THREADS (coldtrace-api's api_threads; 2,
 #   one per core).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$REPO/${BUILD:-build}/bin
 DURATION=${DURATION:-15s} CONNS=${CONNECTIONS:-16} WT=${WRK_THREADS:-2}
-RATE=${INGEST_RATE:-24000} DEVICES=${INGEST_DEVICES:-10000} API_THREADS=${API_THREADS:-2}
+RATE=${INGEST_RATE:-35000} DEVICES=${INGEST_DEVICES:-10000} API_THREADS=${API_THREADS:-2}
 DUR_S=${DURATION%s}
 STACK=$(mktemp -d /tmp/coldtrace-bench-api.XXXXXX)
 chmod 755 "$STACK"
