@@ -151,6 +151,10 @@ if [ "$HAVE_SHARED" = 1 ]; then
 	assert_eq "lot export: the 8 events of the trip" 8 "$(grep -c '<eventID>' "$D/lot1.xml")"
 	assert_ok "lot export validates against the EPCIS 2.0 XSD" xsd_valid "$D/lot1.xml"
 	assert_eq "lot export twice: identical bytes" "" "$(coldtrace epcis export --lot 19521234000010/GZ240501A | cmp - "$D/lot1.xml")"
+	# The golden file (UPDATE_GOLDEN=1 rewrites it after a deliberate change of the format).
+	golden=$HARNESS_REPO/tests/fixtures/epcis/golden/lot-GZ240501A.xml
+	[ "${UPDATE_GOLDEN:-}" = 1 ] && cp "$D/lot1.xml" "$golden"
+	assert_ok "lot export matches tests/fixtures/epcis/golden/lot-GZ240501A.xml" cmp "$golden" "$D/lot1.xml"
 	assert_eq "lot export by Digital Link: identical" "" \
 		"$(coldtrace epcis export --lot https://id.gs1.org/01/19521234000010/10/GZ240501A | cmp - "$D/lot1.xml")"
 	assert_eq "re-import into the same database: all known" "0 new, 8 known" \
