@@ -22,6 +22,7 @@
  * same text whichever document it came from, which is what makes export → import → export
  * byte-stable.
  */
+#include "strbuf.h"
 #include "epcis_import.h"
 
 #include <ctype.h>
@@ -140,45 +141,6 @@ static int in_list(const char *const *list, const char *term)
 
 /* ---- small containers ---------------------------------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_addn(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_add(struct sbuf *b, const char *s)
-{
-	sb_addn(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static const char *sb_str(const struct sbuf *b)
-{
-	return b->p ? b->p : "";
-}
-
 /* Strings of one event (xmlFree'd together). */
 struct bag {
 	xmlChar *v[256];
@@ -239,7 +201,7 @@ struct event {
 	const char *action, *biz_step, *disposition, *event_time, *tz, *read_point;
 	char site_gln[14], src_gln[14], dest_gln[14], parent_sscc[19];
 	const char *parent_epc, *transformation_id;
-	struct sbuf btx, src, dst, items, extra;
+	struct strbuf btx, src, dst, items, extra;
 	xmlNodePtr ilmd;
 	int has_harvest;
 	char hash_key[128];
@@ -494,7 +456,7 @@ static int ns_cmp(const void *a, const void *b)
 }
 
 /* Appends node, serialised on its own, to out. */
-static int extra_add(struct run *r, xmlNodePtr node, struct sbuf *out)
+static int extra_add(struct run *r, xmlNodePtr node, struct strbuf *out)
 {
 	xmlDocPtr tmp = NULL;
 	xmlNodePtr copy;
@@ -534,7 +496,7 @@ static int extra_add(struct run *r, xmlNodePtr node, struct sbuf *out)
 		failf(r, node, "out of memory");
 		goto out;
 	}
-	sb_addn(out, (const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+	strbuf_addn(out, (const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
 	rc = 0;
 out:
 	xmlBufferFree(buf);
@@ -658,32 +620,32 @@ static int add_item(struct run *r, struct event *e, xmlNodePtr at, const char *r
 	if (k < 0)
 		return -1;
 	if (e->items.len)
-		sb_add(&e->items, RS);
-	sb_add(&e->items, role);
-	sb_add(&e->items, US);
+		strbuf_add(&e->items, RS);
+	strbuf_add(&e->items, role);
+	strbuf_add(&e->items, US);
 	if (k == 1 && id.kind == GS1_LGTIN) {
-		sb_add(&e->items, US US);
-		sb_add(&e->items, id.digits);
-		sb_add(&e->items, US);
-		sb_add(&e->items, id.ext);
+		strbuf_add(&e->items, US US);
+		strbuf_add(&e->items, id.digits);
+		strbuf_add(&e->items, US);
+		strbuf_add(&e->items, id.ext);
 	} else {
-		sb_add(&e->items, v);
-		sb_add(&e->items, US);
+		strbuf_add(&e->items, v);
+		strbuf_add(&e->items, US);
 		if (k == 1 && id.kind == GS1_SSCC)
-			sb_add(&e->items, id.digits);
-		sb_add(&e->items, US US);
+			strbuf_add(&e->items, id.digits);
+		strbuf_add(&e->items, US US);
 	}
-	sb_add(&e->items, US);
+	strbuf_add(&e->items, US);
 	if (qty && *qty) { /* <quantity xsi:nil="true"/>: no quantity */
 		char *end;
 
 		strtod(qty, &end);
 		if (*end)
 			return failf(r, at, "quantity '%s' is not a number", qty);
-		sb_add(&e->items, qty);
+		strbuf_add(&e->items, qty);
 	}
-	sb_add(&e->items, US);
-	sb_add(&e->items, uom);
+	strbuf_add(&e->items, US);
+	strbuf_add(&e->items, uom);
 	return 0;
 }
 
@@ -731,7 +693,7 @@ static int add_quantities(struct run *r, struct event *e, xmlNodePtr list, const
 
 /* sourceList / destinationList / bizTransactionList → "type<US>id<RS>…". */
 static int add_pairs(struct run *r, struct event *e, xmlNodePtr list, const char *child,
-		     struct sbuf *out, char *gln)
+		     struct strbuf *out, char *gln)
 {
 	int bad = 0;
 
@@ -767,10 +729,10 @@ static int add_pairs(struct run *r, struct event *e, xmlNodePtr list, const char
 				memcpy(gln, id.digits, 14);
 		}
 		if (out->len)
-			sb_add(out, RS);
-		sb_add(out, type ? type : "");
-		sb_add(out, US);
-		sb_add(out, v);
+			strbuf_add(out, RS);
+		strbuf_add(out, type ? type : "");
+		strbuf_add(out, US);
+		strbuf_add(out, v);
 	}
 	(void)e;
 	return 0;
@@ -960,7 +922,7 @@ static int plan_lots(struct run *r, struct event *e)
 		country = NULL; /* a numeric ISO 3166 code: not what lots.country holds */
 	if (!e->items.len)
 		return 0;
-	items = strdup(sb_str(&e->items));
+	items = strdup(strbuf_str(&e->items));
 	if (!items)
 		return failf(r, NULL, "out of memory");
 	for (rec = strtok_r(items, RS, &save); rec; rec = strtok_r(NULL, RS, &save)) {
@@ -1015,15 +977,15 @@ static int plan_event(struct run *r, xmlNodePtr ev, struct event *e)
 	params[11] = e->parent_epc;
 	params[12] = e->parent_sscc[0] ? e->parent_sscc : NULL;
 	params[13] = e->transformation_id;
-	params[14] = sb_str(&e->btx);
-	params[15] = sb_str(&e->src);
-	params[16] = sb_str(&e->dst);
-	params[17] = e->extra.len ? sb_str(&e->extra) : NULL;
+	params[14] = strbuf_str(&e->btx);
+	params[15] = strbuf_str(&e->src);
+	params[16] = strbuf_str(&e->dst);
+	params[17] = e->extra.len ? strbuf_str(&e->extra) : NULL;
 	params[18] = r->name;
 	if (row_add(r, ev, ROW_EVENT, e->type, 19, params) < 0)
 		return -1;
 	if (e->items.len) {
-		const char *ip[2] = {NULL, sb_str(&e->items)};
+		const char *ip[2] = {NULL, strbuf_str(&e->items)};
 		char label[96];
 
 		snprintf(label, sizeof(label), "items of the %s", e->type);
@@ -1086,7 +1048,7 @@ static int plan_location(struct run *r, xmlNodePtr el, const char *gln)
 {
 	const char *name = NULL, *lat = NULL, *lon = NULL, *city = NULL, *region = NULL,
 		   *country = NULL;
-	struct sbuf address = {0};
+	struct strbuf address = {0};
 	const char *params[8];
 	int bad = 0, rc = -1;
 
@@ -1128,8 +1090,8 @@ static int plan_location(struct run *r, xmlNodePtr el, const char *gln)
 			*(is_lat ? &lat : &lon) = v;
 		} else if (strncmp(k, "streetAddress", 13) == 0 || strcmp(k, "postalCode") == 0) {
 			if (address.len)
-				sb_add(&address, ", ");
-			sb_add(&address, v);
+				strbuf_add(&address, ", ");
+			strbuf_add(&address, v);
 		}
 	}
 	if (address.oom) {
@@ -1140,7 +1102,7 @@ static int plan_location(struct run *r, xmlNodePtr el, const char *gln)
 	params[1] = name;
 	params[2] = lat;
 	params[3] = lon;
-	params[4] = address.len ? sb_str(&address) : NULL;
+	params[4] = address.len ? strbuf_str(&address) : NULL;
 	params[5] = city;
 	params[6] = region;
 	params[7] = country;

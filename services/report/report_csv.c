@@ -10,6 +10,7 @@
  * Location descriptions are given as name, GLN and address; the TLC source as the GLN and
  * name of the place where the lot code was assigned.
  */
+#include "strbuf.h"
 #include "report_csv.h"
 
 #include <stdbool.h>
@@ -48,56 +49,28 @@ static const char *const header[] = {
 };
 #define N_COLS (sizeof(header) / sizeof(header[0]))
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (o->oom)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 8192;
-		char *p;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		p = realloc(o->p, cap);
-		if (!p) {
-			o->oom = true;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
 /* One field, quoted when it holds a comma, a quote, CR or LF (RFC 4180 §2.6), quotes
  * doubled (§2.7). A leading = + - @ is not a formula to a spreadsheet only if quoted and
  * prefixed; our values (names, codes, numbers) never start with = + @, and a negative
  * quantity cannot occur (CHECK quantity >= 0). */
-static void field(struct out *o, const char *s, bool first)
+static void field(struct strbuf *o, const char *s, bool first)
 {
 	if (!first)
-		put(o, ",", 1);
+		strbuf_addn(o, ",", 1);
 	if (!s)
 		return;
 	if (strpbrk(s, ",\"\r\n") == NULL) {
-		put(o, s, strlen(s));
+		strbuf_addn(o, s, strlen(s));
 		return;
 	}
-	put(o, "\"", 1);
+	strbuf_addn(o, "\"", 1);
 	for (const char *q = s; *q; q++) {
 		if (*q == '"')
-			put(o, "\"\"", 2);
+			strbuf_addn(o, "\"\"", 2);
 		else
-			put(o, q, 1);
+			strbuf_addn(o, q, 1);
 	}
-	put(o, "\"", 1);
+	strbuf_addn(o, "\"", 1);
 }
 
 static void address(const struct report_data *d, int site, char *out, size_t cap)
@@ -126,7 +99,7 @@ static int lot_info(const struct report_data *d, const char *gtin, const char *l
 	return -1;
 }
 
-static void row(struct out *o, const struct report_data *d, int e)
+static void row(struct strbuf *o, const struct report_data *d, int e)
 {
 	const char *gtin = report_str(d, e, "gtin"), *lot = report_str(d, e, "lot");
 	const char *cte = report_str(d, e, "cte");
@@ -190,7 +163,7 @@ static void row(struct out *o, const struct report_data *d, int e)
 	field(o, ids, false);
 	field(o, inputs, false);
 	field(o, report_str(d, e, "shipment"), false);
-	put(o, "\r\n", 2);
+	strbuf_addn(o, "\r\n", 2);
 }
 
 /* A transformation's row is its output lot's; the lots it used are listed in that row as
@@ -206,7 +179,7 @@ static bool consumed(const struct report_data *d, int e)
 int report_csv(struct db *db, const struct trace_scope *scope, char **out, size_t *len)
 {
 	struct report_data *d = NULL;
-	struct out o = {0};
+	struct strbuf o = {0};
 	int rc, arr;
 
 	if (!db || !scope || !out || !len)
@@ -218,7 +191,7 @@ int report_csv(struct db *db, const struct trace_scope *scope, char **out, size_
 		return rc;
 	for (size_t i = 0; i < N_COLS; i++)
 		field(&o, header[i], i == 0);
-	put(&o, "\r\n", 2);
+	strbuf_addn(&o, "\r\n", 2);
 	arr = report_node(d, 0, "events");
 	for (int e = report_first(d, arr); e >= 0; e = report_next(d, arr, e))
 		if (report_str(d, e, "cte") && !consumed(d, e))

@@ -8,6 +8,7 @@
  * of excursions (all kept) and both ends of every gap. A gap is a break in a line (a new
  * "M" in the path) and a hatched band, so missing data is never drawn as if measured.
  */
+#include "strbuf.h"
 #include "report_svg.h"
 
 #include <math.h>
@@ -36,47 +37,6 @@ static const char *const colors[REPORT_PROBES] = {
     "#1f5fbf", "#2e9e44", "#e07b00", "#8a8a8a", "#9467bd", "#8c564b", "#e377c2",
     "#17becf", "#bcbd22", "#7f7f7f", "#d62728", "#393b79", "#637939", "#8c6d31",
     "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363"};
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
 
 struct svg {
 	xmlNsPtr ns;
@@ -260,14 +220,14 @@ static void axes(struct svg *g, xmlNodePtr root, const struct report_chart *c,
 	double step = nice_step(f->y1 - f->y0, 8);
 	int64_t xs = x_step_us(f->t1 - f->t0), off = (int64_t)c->tz_offset_s * TS_US_PER_S;
 	int64_t t;
-	struct buf b = {0};
+	struct strbuf b = {0};
 
 	attr(g, grid, "class", "grid");
 	labels = el(g, root, "g");
 	attr(g, labels, "class", "ticks");
 	for (double v = f->y0; v <= f->y1 + 1e-9; v += step) {
 		char s[32];
-		bprintf(&b, "M%.1f %.1fH%.1f", ML, fy(f, v), CW - MR);
+		strbuf_printf(&b, "M%.1f %.1fH%.1f", ML, fy(f, v), CW - MR);
 		snprintf(s, sizeof(s), "%g", fabs(v) < 1e-9 ? 0.0 : v);
 		text_el(g, labels, ML - 6, fy(f, v) + 4, "end", NULL, s);
 	}
@@ -278,7 +238,7 @@ static void axes(struct svg *g, xmlNodePtr root, const struct report_chart *c,
 	for (; t <= f->t1; t += xs) {
 		char s[24];
 		double x = fx(f, t);
-		bprintf(&b, "M%.1f %.1fV%.1f", x, MT, CH - MB);
+		strbuf_printf(&b, "M%.1f %.1fV%.1f", x, MT, CH - MB);
 		report_svg_local_time(t, c->tz_offset_s, s, sizeof(s));
 		/* "MM-DD HH:MM" */
 		text_el(g, labels, x, CH - MB + 16, "middle", NULL, s + 5);
@@ -350,7 +310,7 @@ int report_svg_chart(const struct report_chart *c, xmlNodePtr *out)
 	xmlNodePtr root = NULL, plot, lines, legend, defs, pat, hp;
 	struct decimate_point *pts = NULL;
 	struct decimate_params dp;
-	struct buf b = {0};
+	struct strbuf b = {0};
 	char id[96];
 	double lx, ly;
 	int rc = -1;
@@ -418,7 +378,7 @@ int report_svg_chart(const struct report_chart *c, xmlNodePtr *out)
 		b.len = 0;
 		for (size_t k = 0; k < n; k++) {
 			size_t i = pts[k].i;
-			bprintf(&b, "%s%.1f %.1f", pts[k].brk ? (k ? "M" : "M") : "L",
+			strbuf_printf(&b, "%s%.1f %.1f", pts[k].brk ? (k ? "M" : "M") : "L",
 				fx(&f, c->s->t_us[i]), fy(&f, c->s->v[p][i]));
 		}
 		if (b.oom)
@@ -517,7 +477,7 @@ int report_svg_map(const struct report_map *m, xmlNodePtr *out)
 	xmlNodePtr root = NULL, track, marks, legend;
 	struct decimate_point *a = NULL, *bb = NULL, *u = NULL;
 	struct decimate_params dp;
-	struct buf b = {0};
+	struct strbuf b = {0};
 	struct proj pr;
 	double lat_lo = INFINITY, lat_hi = -INFINITY, lon_lo = INFINITY, lon_hi = -INFINITY;
 	size_t na = 0, nb = 0, nu = 0, n;
@@ -561,13 +521,13 @@ int report_svg_map(const struct report_map *m, xmlNodePtr *out)
 	}
 	/* A graticule every whole or half degree, as the only background. */
 	{
-		struct buf gb = {0};
+		struct strbuf gb = {0};
 		double step = (lat_hi - lat_lo) > 4 || (lon_hi - lon_lo) > 4 ? 1.0 : 0.5;
 		xmlNodePtr gr;
 		for (double v = floor(lat_lo - 2); v <= lat_hi + 2; v += step)
-			bprintf(&gb, "M0 %.1fH%.0f", py(&pr, v), MW);
+			strbuf_printf(&gb, "M0 %.1fH%.0f", py(&pr, v), MW);
 		for (double v = floor(lon_lo - 4); v <= lon_hi + 4; v += step)
-			bprintf(&gb, "M%.1f 0V%.0f", px(&pr, v), MH);
+			strbuf_printf(&gb, "M%.1f 0V%.0f", px(&pr, v), MH);
 		if (gb.oom) {
 			free(gb.p);
 			goto out;
@@ -594,7 +554,7 @@ int report_svg_map(const struct report_map *m, xmlNodePtr *out)
 		size_t i = u[k].i;
 		if (!isfinite(m->s->lat[i]) || !isfinite(m->s->lon[i]))
 			continue;
-		bprintf(&b, "%s%.1f %.1f", (u[k].brk || !b.len) ? "M" : "L", px(&pr, m->s->lon[i]),
+		strbuf_printf(&b, "%s%.1f %.1f", (u[k].brk || !b.len) ? "M" : "L", px(&pr, m->s->lon[i]),
 			py(&pr, m->s->lat[i]));
 	}
 	if (b.oom)
