@@ -12,13 +12,21 @@
  *    the broker's persistent session (and, behind it, in the devices' own stores);
  *  - a batch is committed when it reaches batch_max_records or batch_max_ms after its first
  *    message, whichever comes first — the bound on ack latency under light load;
- *  - one batch at a time is in flight: a database thread commits it while the main thread
- *    goes on reading and parsing the next (so the broker is read while PostgreSQL works).
- *    Batches commit one after the other in arrival order, so a device's records reach the
- *    database in the order they came. The connection belongs to the database thread while a
- *    batch is in flight and to the main thread otherwise (connect, gap checks, maintenance);
- *    the hand-over is under the mutex. A batch that fails stays in flight, whole, and is
- *    retried after the backoff; its messages are freed only once it committed.
+ *  - devices are spread over db_lanes database lanes by a hash of the device id; a
+ *    lane is a connection with its own thread, held batch and batch in flight, so PostgreSQL
+ *    works on several batches at once while the main thread reads and parses the next. A
+ *    device is only ever in one lane and a lane commits its batches one after the other in
+ *    arrival order, so a device's records reach the database in the order they came. Lanes
+ *    touch disjoint ledger, ack and dead-letter rows (all keyed by device); the rows they
+ *    can share, the monitor's queue entries of one shipment, are locked in shipment order by
+ *    a single statement per batch (sql/ingest.sql), so lanes cannot deadlock on them;
+ *  - a lane's connection belongs to its thread while a batch is in flight and to the main
+ *    thread otherwise (connect, and on lane 0 gap checks and maintenance, which run only
+ *    while no lane has a batch in flight: a gap check's acks then follow every committed
+ *    batch's in the queue, and a device's published acks never go backwards). The hand-over
+ *    is under the lane's mutex. A batch that fails stays in flight, whole, and is retried
+ *    after that lane's backoff; its messages are freed only once it committed;
+ *  - max_pending_bytes bounds what all lanes hold together, in flight included.
  */
 #include "ingest.h"
 
@@ -37,10 +45,14 @@
 /* How often the main thread looks for the end of a batch in flight while the broker is
  * quiet (under load every incoming message wakes it anyway). */
 #define FLIGHT_POLL_MS 1
+/* Database lanes: connections, each with its own thread, committing batches side by side;
+ * their number is the setting db_lanes, clamped to 1..MAX_LANES. Measured on 2 cores, 10k
+ * devices: see contrib/bench/README.md. */
+#define MAX_LANES 16
 
 enum flight_state { FLIGHT_IDLE, FLIGHT_QUEUED, FLIGHT_DONE };
 
-/* The batch being committed by the database thread, and what came of it. */
+/* The batch being committed by a lane's database thread, and what came of it. */
 struct flight {
 	struct message *msgs;
 	size_t n, cap, bytes;
@@ -49,18 +61,14 @@ struct flight {
 	int64_t ms;
 };
 
-struct ingest {
+/* One database connection with its thread, its held batch and the batch in flight. */
+struct lane {
 	struct db *db;
 	struct store *store;
-	struct payload_parser *parser;
-	struct payload_limits limits;
 	struct message *batch;
-	size_t n, cap, records, bytes;
+	size_t n, cap, records;
 	int64_t first_ms; /* when the oldest held message arrived */
-	int64_t next_db_try_ms, backoff_ms, next_gap_ms, next_maintenance_ms;
-	struct store_ack *acks;
-	size_t n_acks, cap_acks;
-	struct ingest_stats stats;
+	int64_t next_db_try_ms, backoff_ms;
 	struct flight fl;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -71,19 +79,31 @@ struct ingest {
 	bool busy; /* main thread's view: a batch was submitted and not collected yet */
 };
 
+struct ingest {
+	struct payload_parser *parser;
+	struct payload_limits limits;
+	struct lane lanes[MAX_LANES];
+	int n_lanes;
+	size_t bytes; /* held and in flight, every lane */
+	int64_t next_gap_ms, next_maintenance_ms;
+	struct store_ack *acks;
+	size_t n_acks, cap_acks;
+	struct ingest_stats stats;
+};
+
 static void *db_thread(void *arg);
 
-static int ingest_connect(struct ingest *ing)
+static int lane_connect(struct lane *ln)
 {
-	if (!ing->db) {
-		if (db_connect(config.pg_conninfo, "coldtrace-ingest", &ing->db) < 0)
+	if (!ln->db) {
+		if (db_connect(config.pg_conninfo, "coldtrace-ingest", &ln->db) < 0)
 			return -1;
-	} else if (db_reset(ing->db) < 0) {
+	} else if (db_reset(ln->db) < 0) {
 		return -1;
 	}
-	if (!ing->store)
-		return store_new(ing->db, config.topic_prefix, &ing->store);
-	return store_prepare(ing->store);
+	if (!ln->store)
+		return store_new(ln->db, config.topic_prefix, &ln->store);
+	return store_prepare(ln->store);
 }
 
 int ingest_new(struct ingest **out)
@@ -97,53 +117,76 @@ int ingest_new(struct ingest **out)
 	}
 	ing->limits.max_age_us = (int64_t)config.max_record_age_s * TS_US_PER_S;
 	ing->limits.max_future_us = (int64_t)config.max_future_s * TS_US_PER_S;
-	ing->backoff_ms = BACKOFF_MIN_MS;
-	pthread_mutex_init(&ing->mu, NULL);
-	pthread_cond_init(&ing->cv, NULL);
-	if (pthread_create(&ing->thread, NULL, db_thread, ing) != 0) {
-		log_error("ingest: cannot start the database thread");
-		ingest_free(ing);
-		return -1;
+	ing->n_lanes = config.db_lanes < 1 ? 1 : config.db_lanes > MAX_LANES ? MAX_LANES : (int)config.db_lanes;
+	for (int i = 0; i < ing->n_lanes; i++) {
+		struct lane *ln = &ing->lanes[i];
+		ln->backoff_ms = BACKOFF_MIN_MS;
+		pthread_mutex_init(&ln->mu, NULL);
+		pthread_cond_init(&ln->cv, NULL);
+		if (pthread_create(&ln->thread, NULL, db_thread, ln) != 0) {
+			log_error("ingest: cannot start database thread %d", i);
+			ingest_free(ing);
+			return -1;
+		}
+		ln->thread_started = true;
 	}
-	ing->thread_started = true;
-	if (ingest_connect(ing) < 0)
-		log_warn("ingest: database not reachable yet; will retry");
+	for (int i = 0; i < ing->n_lanes; i++)
+		if (lane_connect(&ing->lanes[i]) < 0) {
+			log_warn("ingest: database not reachable yet; will retry");
+			break;
+		}
 	*out = ing;
 	return 0;
 }
 
+/* Stops a lane's thread. False when it is hanging on a batch and was left to the exit. */
+static bool lane_stop(struct lane *ln, int i)
+{
+	bool busy;
+
+	if (!ln->thread_started)
+		return true;
+	pthread_mutex_lock(&ln->mu);
+	ln->quit = true;
+	busy = ln->state == FLIGHT_QUEUED;
+	pthread_cond_broadcast(&ln->cv);
+	pthread_mutex_unlock(&ln->mu);
+	if (busy) {
+		log_error("ingest: lane %d: a batch is still being written; not waiting for it", i);
+		pthread_detach(ln->thread);
+		return false;
+	}
+	pthread_join(ln->thread, NULL);
+	ln->thread_started = false;
+	return true;
+}
+
 void ingest_free(struct ingest *ing)
 {
+	bool all_stopped = true;
+
 	if (!ing)
 		return;
-	if (ing->thread_started) {
-		bool busy;
-		pthread_mutex_lock(&ing->mu);
-		ing->quit = true;
-		busy = ing->state == FLIGHT_QUEUED;
-		pthread_cond_broadcast(&ing->cv);
-		pthread_mutex_unlock(&ing->mu);
-		if (busy) {
-			/* The database is hanging on a batch (drain gave up): leave it to exit. */
-			log_error("ingest: a batch is still being written; not waiting for it");
-			pthread_detach(ing->thread);
-			return;
-		}
-		pthread_join(ing->thread, NULL);
+	for (int i = 0; i < ing->n_lanes; i++)
+		all_stopped &= lane_stop(&ing->lanes[i], i);
+	if (!all_stopped)
+		return; /* a thread still uses its lane: leave everything to the exit */
+	for (int i = 0; i < ing->n_lanes; i++) {
+		struct lane *ln = &ing->lanes[i];
+		for (size_t k = 0; k < ln->fl.n; k++)
+			payload_message_release(&ln->fl.msgs[k]);
+		free(ln->fl.msgs);
+		store_result_release(&ln->fl.res);
+		for (size_t k = 0; k < ln->n; k++)
+			payload_message_release(&ln->batch[k]);
+		free(ln->batch);
+		store_free(ln->store);
+		db_free(ln->db);
+		pthread_mutex_destroy(&ln->mu);
+		pthread_cond_destroy(&ln->cv);
 	}
-	for (size_t i = 0; i < ing->fl.n; i++)
-		payload_message_release(&ing->fl.msgs[i]);
-	free(ing->fl.msgs);
-	store_result_release(&ing->fl.res);
-	for (size_t i = 0; i < ing->n; i++)
-		payload_message_release(&ing->batch[i]);
-	free(ing->batch);
 	free(ing->acks);
-	store_free(ing->store);
-	db_free(ing->db);
 	payload_parser_free(ing->parser);
-	pthread_mutex_destroy(&ing->mu);
-	pthread_cond_destroy(&ing->cv);
 	free(ing);
 }
 
@@ -165,20 +208,25 @@ static size_t held_bytes(const struct message *m)
 	       m->n_lots * sizeof(struct lot) + m->n_sscc * sizeof(struct span);
 }
 
+/* The lane of a device: FNV-1a of its id. A device always uses the same lane, so its
+ * messages are committed in the order they came, one batch after the other. */
+static struct lane *lane_of(struct ingest *ing, const char *device)
+{
+	uint32_t h = 2166136261u;
+
+	if (ing->n_lanes == 1)
+		return &ing->lanes[0];
+	for (const unsigned char *p = (const unsigned char *)device; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &ing->lanes[h % (uint32_t)ing->n_lanes];
+}
+
 int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_t len)
 {
-	struct message *m;
+	struct message msg, *m = &msg;
+	struct lane *ln;
 	int rc;
 
-	if (ing->n == ing->cap) {
-		size_t n = ing->cap ? ing->cap * 2 : 256;
-		struct message *b = realloc(ing->batch, n * sizeof(*b));
-		if (!b)
-			return -1;
-		ing->batch = b;
-		ing->cap = n;
-	}
-	m = &ing->batch[ing->n];
 	memset(m, 0, sizeof(*m));
 	m->received_us = ts_now_us();
 	if (payload_topic_device(config.topic_prefix, topic, m->device) < 0) {
@@ -193,13 +241,24 @@ int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_
 		payload_message_release(m);
 		return -1;
 	}
+	ln = lane_of(ing, m->device);
+	if (ln->n == ln->cap) {
+		size_t n = ln->cap ? ln->cap * 2 : 256;
+		struct message *b = realloc(ln->batch, n * sizeof(*b));
+		if (!b) {
+			payload_message_release(m);
+			return -1;
+		}
+		ln->batch = b;
+		ln->cap = n;
+	}
 	if (m->reason)
 		log_info("ingest: device %s: message rejected: %s (%s)", m->device, m->reason,
 			 m->detail);
-	if (ing->n == 0)
-		ing->first_ms = ts_mono_ms();
-	ing->n++;
-	ing->records += m->n_records ? m->n_records : 1;
+	if (ln->n == 0)
+		ln->first_ms = ts_mono_ms();
+	ln->batch[ln->n++] = *m;
+	ln->records += m->n_records ? m->n_records : 1;
 	ing->bytes += held_bytes(m);
 	ing->stats.messages++;
 	ing->stats.records += m->n_records;
@@ -208,10 +267,14 @@ int ingest_add(struct ingest *ing, const char *topic, const void *payload, size_
 
 bool ingest_full(const struct ingest *ing)
 {
-	/* While a batch is in flight, one more ready behind it is all that is worth holding:
-	 * the rest waits in the broker as it would behind a blocking commit. */
-	return ing->bytes >= (size_t)config.max_pending_bytes ||
-	       (ing->busy && ing->records >= (size_t)config.batch_max_records);
+	if (ing->bytes >= (size_t)config.max_pending_bytes)
+		return true;
+	/* While a lane has a batch in flight, one more ready behind it is all that is worth
+	 * holding: the rest waits in the broker as it would behind a blocking commit. */
+	for (int i = 0; i < ing->n_lanes; i++)
+		if (ing->lanes[i].busy && ing->lanes[i].records >= (size_t)config.batch_max_records)
+			return true;
+	return false;
 }
 
 static int cmp_ack(const void *a, const void *b)
@@ -261,24 +324,23 @@ static int queue_acks(struct ingest *ing, const struct store_result *res)
 	return 0;
 }
 
-
 /* How many held messages, from the oldest, make up one transaction. */
-static size_t chunk_size(const struct ingest *ing)
+static size_t chunk_size(const struct lane *ln)
 {
 	size_t k = 0, records = 0;
 
-	while (k < ing->n && (k == 0 || records < (size_t)config.batch_max_records)) {
-		records += ing->batch[k].n_records ? ing->batch[k].n_records : 1;
+	while (k < ln->n && (k == 0 || records < (size_t)config.batch_max_records)) {
+		records += ln->batch[k].n_records ? ln->batch[k].n_records : 1;
 		k++;
 	}
 	return k;
 }
 
-/* Moves the oldest chunk of the held batch into the (empty) flight. */
-static int fill_flight(struct ingest *ing)
+/* Moves the oldest chunk of the lane's held batch into its (empty) flight. */
+static int fill_flight(struct lane *ln)
 {
-	struct flight *fl = &ing->fl;
-	size_t k = chunk_size(ing);
+	struct flight *fl = &ln->fl;
+	size_t k = chunk_size(ln);
 
 	if (k > fl->cap) {
 		struct message *m = realloc(fl->msgs, k * sizeof(*m));
@@ -287,24 +349,24 @@ static int fill_flight(struct ingest *ing)
 		fl->msgs = m;
 		fl->cap = k;
 	}
-	memcpy(fl->msgs, ing->batch, k * sizeof(*ing->batch));
+	memcpy(fl->msgs, ln->batch, k * sizeof(*ln->batch));
 	fl->n = k;
 	fl->bytes = 0;
 	for (size_t i = 0; i < k; i++) {
-		ing->records -= ing->batch[i].n_records ? ing->batch[i].n_records : 1;
-		fl->bytes += held_bytes(&ing->batch[i]);
+		ln->records -= ln->batch[i].n_records ? ln->batch[i].n_records : 1;
+		fl->bytes += held_bytes(&ln->batch[i]);
 	}
-	memmove(ing->batch, ing->batch + k, (ing->n - k) * sizeof(*ing->batch));
-	ing->n -= k;
-	ing->first_ms = ts_mono_ms();
+	memmove(ln->batch, ln->batch + k, (ln->n - k) * sizeof(*ln->batch));
+	ln->n -= k;
+	ln->first_ms = ts_mono_ms();
 	return 0;
 }
 
-static void note_db_failure(struct ingest *ing, int64_t now_ms)
+static void note_db_failure(struct ingest *ing, struct lane *ln, int64_t now_ms)
 {
 	ing->stats.flush_failures++;
-	ing->next_db_try_ms = now_ms + ing->backoff_ms;
-	ing->backoff_ms = ing->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ing->backoff_ms * 2;
+	ln->next_db_try_ms = now_ms + ln->backoff_ms;
+	ln->backoff_ms = ln->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ln->backoff_ms * 2;
 }
 
 /* Failures worth retrying as they are: lost connection, deadlock or serialization
@@ -317,7 +379,7 @@ static bool transient_failure(const struct db *db)
 	       strncmp(st, "57", 2) == 0 || strncmp(st, "08", 2) == 0 || st[0] == '\0';
 }
 
-/* ---- the database thread ---------------------------------------------------------------- */
+/* ---- the database threads --------------------------------------------------------------- */
 
 /* Adds what one committed write did to the flight's result. */
 static void flight_take(struct flight *fl, struct store_result *res)
@@ -347,24 +409,24 @@ static void flight_take(struct flight *fl, struct store_result *res)
 /* The database refused a batch although the connection is fine: some message in it trips
  * a constraint or a bug. Write the messages one by one and dead-letter, whole, any message
  * that still fails, so one poison message cannot stall every device behind it. */
-static int isolate_poison(struct ingest *ing)
+static int isolate_poison(struct lane *ln)
 {
-	struct flight *fl = &ing->fl;
+	struct flight *fl = &ln->fl;
 	struct store_result res;
 
 	for (size_t i = 0; i < fl->n; i++) {
 		struct message *m = &fl->msgs[i];
-		if (store_write(ing->store, m, 1, &res) == 0) {
+		if (store_write(ln->store, m, 1, &res) == 0) {
 			flight_take(fl, &res);
 			continue;
 		}
-		if (transient_failure(ing->db))
+		if (transient_failure(ln->db))
 			return -1;
 		log_error("ingest: device %s: message refused by the database; dead-lettered whole",
 			  m->device);
 		m->reason = "store_failed";
-		snprintf(m->detail, sizeof(m->detail), "%.150s", store_error(ing->store));
-		if (store_write(ing->store, m, 1, &res) < 0)
+		snprintf(m->detail, sizeof(m->detail), "%.150s", store_error(ln->store));
+		if (store_write(ln->store, m, 1, &res) < 0)
 			return -1;
 		flight_take(fl, &res);
 	}
@@ -372,17 +434,17 @@ static int isolate_poison(struct ingest *ing)
 }
 
 /* One transaction for the flight (or one per message when it holds poison). */
-static void write_flight(struct ingest *ing)
+static void write_flight(struct lane *ln)
 {
-	struct flight *fl = &ing->fl;
+	struct flight *fl = &ln->fl;
 	struct store_result res;
 	int64_t t0 = ts_mono_ms();
 
 	fl->rc = -1;
-	if (store_write(ing->store, fl->msgs, fl->n, &res) == 0) {
+	if (store_write(ln->store, fl->msgs, fl->n, &res) == 0) {
 		flight_take(fl, &res);
 		fl->rc = 0;
-	} else if (!transient_failure(ing->db) && isolate_poison(ing) == 0) {
+	} else if (!transient_failure(ln->db) && isolate_poison(ln) == 0) {
 		fl->rc = 0;
 	}
 	fl->ms = ts_mono_ms() - t0;
@@ -390,53 +452,53 @@ static void write_flight(struct ingest *ing)
 
 static void *db_thread(void *arg)
 {
-	struct ingest *ing = arg;
+	struct lane *ln = arg;
 
-	pthread_mutex_lock(&ing->mu);
+	pthread_mutex_lock(&ln->mu);
 	for (;;) {
-		while (ing->state != FLIGHT_QUEUED && !ing->quit)
-			pthread_cond_wait(&ing->cv, &ing->mu);
-		if (ing->state != FLIGHT_QUEUED)
+		while (ln->state != FLIGHT_QUEUED && !ln->quit)
+			pthread_cond_wait(&ln->cv, &ln->mu);
+		if (ln->state != FLIGHT_QUEUED)
 			break;
-		pthread_mutex_unlock(&ing->mu);
-		write_flight(ing);
-		pthread_mutex_lock(&ing->mu);
-		ing->state = FLIGHT_DONE;
-		pthread_cond_broadcast(&ing->cv);
+		pthread_mutex_unlock(&ln->mu);
+		write_flight(ln);
+		pthread_mutex_lock(&ln->mu);
+		ln->state = FLIGHT_DONE;
+		pthread_cond_broadcast(&ln->cv);
 	}
-	pthread_mutex_unlock(&ing->mu);
+	pthread_mutex_unlock(&ln->mu);
 	return NULL;
 }
 
 /* ---- the main thread's side ------------------------------------------------------------- */
 
-static enum flight_state flight_state(struct ingest *ing)
+static enum flight_state flight_state(struct lane *ln)
 {
 	enum flight_state st;
 
-	pthread_mutex_lock(&ing->mu);
-	st = ing->state;
-	pthread_mutex_unlock(&ing->mu);
+	pthread_mutex_lock(&ln->mu);
+	st = ln->state;
+	pthread_mutex_unlock(&ln->mu);
 	return st;
 }
 
-static void submit(struct ingest *ing)
+static void submit(struct lane *ln)
 {
-	ing->busy = true;
-	pthread_mutex_lock(&ing->mu);
-	ing->state = FLIGHT_QUEUED;
-	pthread_cond_broadcast(&ing->cv);
-	pthread_mutex_unlock(&ing->mu);
+	ln->busy = true;
+	pthread_mutex_lock(&ln->mu);
+	ln->state = FLIGHT_QUEUED;
+	pthread_cond_broadcast(&ln->cv);
+	pthread_mutex_unlock(&ln->mu);
 }
 
 /* Takes a finished flight back: its acks are queued for publication (they come only from
  * committed transactions), its messages freed when all committed, kept for a retry if not. */
-static void collect(struct ingest *ing, int64_t now_ms)
+static void collect(struct ingest *ing, struct lane *ln, int64_t now_ms)
 {
-	struct flight *fl = &ing->fl;
+	struct flight *fl = &ln->fl;
 	struct store_result *res = &fl->res;
 
-	if (flight_state(ing) != FLIGHT_DONE)
+	if (!ln->busy || flight_state(ln) != FLIGHT_DONE)
 		return;
 	ing->stats.readings += (uint64_t)res->readings;
 	ing->stats.events += (uint64_t)res->events;
@@ -458,44 +520,44 @@ static void collect(struct ingest *ing, int64_t now_ms)
 		ing->bytes -= fl->bytes;
 		fl->n = 0;
 		fl->bytes = 0;
-		ing->backoff_ms = BACKOFF_MIN_MS;
+		ln->backoff_ms = BACKOFF_MIN_MS;
 	} else {
-		note_db_failure(ing, now_ms);
+		note_db_failure(ing, ln, now_ms);
 	}
-	pthread_mutex_lock(&ing->mu);
-	ing->state = FLIGHT_IDLE;
-	pthread_mutex_unlock(&ing->mu);
-	ing->busy = false;
+	pthread_mutex_lock(&ln->mu);
+	ln->state = FLIGHT_IDLE;
+	pthread_mutex_unlock(&ln->mu);
+	ln->busy = false;
 }
 
-static bool db_ready(struct ingest *ing, int64_t now_ms)
+static bool db_ready(struct ingest *ing, struct lane *ln, int64_t now_ms)
 {
-	if (ing->db && ing->store && db_alive(ing->db))
+	if (ln->db && ln->store && db_alive(ln->db))
 		return true;
-	if (now_ms < ing->next_db_try_ms)
+	if (now_ms < ln->next_db_try_ms)
 		return false;
-	if (ingest_connect(ing) < 0) {
-		note_db_failure(ing, now_ms);
+	if (lane_connect(ln) < 0) {
+		note_db_failure(ing, ln, now_ms);
 		return false;
 	}
-	log_info("ingest: database connected");
-	ing->backoff_ms = BACKOFF_MIN_MS;
+	log_info("ingest: database connected (lane %d)", (int)(ln - ing->lanes));
+	ln->backoff_ms = BACKOFF_MIN_MS;
 	return true;
 }
 
-static bool flush_due(const struct ingest *ing, int64_t now_ms, bool force)
+static bool flush_due(const struct ingest *ing, const struct lane *ln, int64_t now_ms, bool force)
 {
-	return ing->n > 0 && (force || ing->records >= (size_t)config.batch_max_records ||
-			      now_ms - ing->first_ms >= config.batch_max_ms || ingest_full(ing));
+	return ln->n > 0 && (force || ln->records >= (size_t)config.batch_max_records ||
+			     now_ms - ln->first_ms >= config.batch_max_ms || ingest_full(ing));
 }
 
-static void check_gaps(struct ingest *ing, int64_t now_ms)
+static void check_gaps(struct ingest *ing, struct lane *ln, int64_t now_ms)
 {
 	struct store_result res;
 
 	ing->next_gap_ms = now_ms + config.gap_check_s * 1000;
-	if (store_close_gaps(ing->store, config.gap_timeout_s, &res) < 0) {
-		note_db_failure(ing, now_ms);
+	if (store_close_gaps(ln->store, config.gap_timeout_s, &res) < 0) {
+		note_db_failure(ing, ln, now_ms);
 		return;
 	}
 	if (res.n_acks) {
@@ -507,13 +569,13 @@ static void check_gaps(struct ingest *ing, int64_t now_ms)
 	store_result_release(&res);
 }
 
-static void maintain(struct ingest *ing, int64_t now_ms)
+static void maintain(struct ingest *ing, struct lane *ln, int64_t now_ms)
 {
 	int dropped;
 
 	ing->next_maintenance_ms = now_ms + config.maintenance_s * 1000;
-	if (store_maintain(ing->store, config.retention_days, &dropped) < 0) {
-		note_db_failure(ing, now_ms);
+	if (store_maintain(ln->store, config.retention_days, &dropped) < 0) {
+		note_db_failure(ing, ln, now_ms);
 		return;
 	}
 	if (dropped)
@@ -521,36 +583,79 @@ static void maintain(struct ingest *ing, int64_t now_ms)
 			 config.retention_days);
 }
 
-/* One turn: take back a finished batch, then, while the connection is free, check gaps and
- * do maintenance when due and send the next batch. Returns true when a batch is in flight. */
+/* Gap checks and maintenance run on lane 0's connection while no lane has a batch in flight:
+ * a gap check's acks then follow every committed batch's acks in the queue, and every batch
+ * committed after it sees what it did, so a device's published acks never go backwards. */
+static void housekeeping(struct ingest *ing, int64_t now_ms, bool *hold)
+{
+	struct lane *ln = &ing->lanes[0];
+	bool gap = now_ms >= ing->next_gap_ms, maint = now_ms >= ing->next_maintenance_ms;
+
+	*hold = false;
+	if ((!gap && !maint) || now_ms < ln->next_db_try_ms)
+		return;
+	for (int i = 0; i < ing->n_lanes; i++)
+		if (ing->lanes[i].busy) {
+			*hold = true; /* submit nothing more until the lanes are idle */
+			return;
+		}
+	if (!db_ready(ing, ln, now_ms))
+		return;
+	if (gap)
+		check_gaps(ing, ln, now_ms);
+	if (maint && now_ms >= ln->next_db_try_ms)
+		maintain(ing, ln, now_ms);
+}
+
+/* One turn: take back finished batches, do housekeeping when due, and send each idle lane
+ * its next batch. Returns true when a batch is in flight. */
 static bool step(struct ingest *ing, int64_t now_ms, bool force)
 {
-	collect(ing, now_ms);
-	if (flight_state(ing) != FLIGHT_IDLE)
-		return true;
-	if (now_ms >= ing->next_gap_ms && now_ms >= ing->next_db_try_ms && db_ready(ing, now_ms))
-		check_gaps(ing, now_ms);
-	if (now_ms >= ing->next_maintenance_ms && now_ms >= ing->next_db_try_ms &&
-	    db_ready(ing, now_ms))
-		maintain(ing, now_ms);
-	if (ing->fl.n == 0 && flush_due(ing, now_ms, force) && fill_flight(ing) < 0)
-		log_error("ingest: out of memory moving a batch to the database thread");
-	if (ing->fl.n == 0 || now_ms < ing->next_db_try_ms || !db_ready(ing, now_ms))
-		return false;
-	submit(ing);
-	return true;
+	bool hold, busy = false;
+
+	for (int i = 0; i < ing->n_lanes; i++)
+		collect(ing, &ing->lanes[i], now_ms);
+	housekeeping(ing, now_ms, &hold);
+	for (int i = 0; i < ing->n_lanes; i++) {
+		struct lane *ln = &ing->lanes[i];
+		if (ln->busy) {
+			busy = true;
+			continue;
+		}
+		if (hold)
+			continue;
+		if (ln->fl.n == 0 && flush_due(ing, ln, now_ms, force) && fill_flight(ln) < 0)
+			log_error("ingest: out of memory moving a batch to the database thread");
+		if (ln->fl.n == 0 || now_ms < ln->next_db_try_ms || !db_ready(ing, ln, now_ms))
+			continue;
+		submit(ln);
+		busy = true;
+	}
+	return busy;
 }
 
 int ingest_tick(struct ingest *ing, int64_t now_ms)
 {
-	int64_t wait;
+	int64_t wait = 1000;
 
 	if (step(ing, now_ms, false))
 		return FLIGHT_POLL_MS;
-	wait = ing->n ? ing->first_ms + config.batch_max_ms - now_ms : 1000;
-	if (now_ms < ing->next_db_try_ms && ing->next_db_try_ms - now_ms < wait)
-		wait = ing->next_db_try_ms - now_ms;
+	for (int i = 0; i < ing->n_lanes; i++) {
+		const struct lane *ln = &ing->lanes[i];
+		if (ln->n && ln->first_ms + config.batch_max_ms - now_ms < wait)
+			wait = ln->first_ms + config.batch_max_ms - now_ms;
+		if (now_ms < ln->next_db_try_ms && ln->next_db_try_ms - now_ms < wait)
+			wait = ln->next_db_try_ms - now_ms;
+	}
 	return wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
+}
+
+static bool all_empty(const struct ingest *ing)
+{
+	for (int i = 0; i < ing->n_lanes; i++)
+		if (ing->lanes[i].n || ing->lanes[i].fl.n)
+			return false;
+	return true;
 }
 
 int ingest_drain(struct ingest *ing, int64_t deadline_ms)
@@ -558,15 +663,18 @@ int ingest_drain(struct ingest *ing, int64_t deadline_ms)
 	for (;;) {
 		int64_t now = ts_mono_ms();
 		bool busy = step(ing, now, true);
-		if (!busy && ing->n == 0 && ing->fl.n == 0)
+		if (!busy && all_empty(ing))
 			return 0;
 		if (now >= deadline_ms)
 			return -1;
 		if (busy) {
-			pthread_mutex_lock(&ing->mu);
-			while (ing->state == FLIGHT_QUEUED)
-				pthread_cond_wait(&ing->cv, &ing->mu);
-			pthread_mutex_unlock(&ing->mu);
+			for (int i = 0; i < ing->n_lanes; i++) {
+				struct lane *ln = &ing->lanes[i];
+				pthread_mutex_lock(&ln->mu);
+				while (ln->state == FLIGHT_QUEUED)
+					pthread_cond_wait(&ln->cv, &ln->mu);
+				pthread_mutex_unlock(&ln->mu);
+			}
 		} else {
 			ts_sleep_ms(50);
 		}

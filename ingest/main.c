@@ -3,8 +3,8 @@
  * protocol. main wires the modules: mqtt (broker), ingest (batches, store, acks), and owns
  * the loop, the signals and the shutdown order.
  *
- * DESIGN. The main thread owns the broker connection and everything MQTT; ingest runs a
- * second thread that only commits batches (see ingest.c). Each turn: service the broker for
+ * DESIGN. The main thread owns the broker connection and everything MQTT; ingest runs one
+ * thread per database lane that only commits batches (see ingest.c). Each turn: service the broker for
  * at most the time until the next batch is due, or 1 ms while a batch is being committed
  * (reading only while the held batch is under its bound), hand over what is due, publish
  * the acks of committed transactions. SIGTERM/SIGINT: stop reading, commit everything held,

@@ -95,6 +95,7 @@ RETURNS TABLE (stage_no integer, outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
+    ne bigint;
     total bigint;
     all_fresh boolean;
 BEGIN
@@ -153,7 +154,11 @@ BEGIN
     END IF;
     RETURN QUERY SELECT (total - n)::integer, 'not_fresh'::text;
 
-    WITH ins AS (
+    -- Readings and events in one statement, so that the monitor's queue is upserted once, in
+    -- shipment order: two ingest connections (lanes or workers) whose batches share shipments
+    -- then lock those queue rows in the same order and cannot deadlock. (Two statements, one
+    -- for readings and one for events, would each be ordered but not the pair.)
+    WITH ins_r AS (
     INSERT INTO coldtrace.readings (device_id, seq, measured_at, received_at, shipment_id,
             t_supply, t_return, t_product, t_ambient, t_probes, rh, lat, lon, alt_m,
             speed_kmh, heading_deg, setpoint, door_open)
@@ -165,16 +170,7 @@ BEGIN
            s.alt_m, s.speed_kmh, s.heading_deg, s.setpoint, s.door_open
       FROM ct_stage s WHERE s.kind = 1 AND (all_fresh OR s.fresh)
     RETURNING shipment_id),
-    queued AS (
-        -- The monitor re-evaluates every shipment that got new data.
-        INSERT INTO coldtrace.eval_queue (shipment_id)
-        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
-         ORDER BY 1 -- one lock order for every worker: no deadlock
-        ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
-    SELECT count(*) INTO n FROM ins;
-    RETURN QUERY SELECT n::integer, 'readings'::text;
-
-    WITH ins AS (
+    ins_e AS (
     INSERT INTO coldtrace.events (device_id, seq, measured_at, received_at, shipment_id, type,
             alarm_code, alarm_text, site_gln, lots, sscc)
     SELECT s.device_id, s.seq, s.measured_at, s.received_at,
@@ -185,12 +181,17 @@ BEGIN
       FROM ct_stage s WHERE s.kind = 2 AND (all_fresh OR s.fresh)
     RETURNING shipment_id),
     queued AS (
+        -- The monitor re-evaluates every shipment that got new data.
         INSERT INTO coldtrace.eval_queue (shipment_id)
-        SELECT DISTINCT ins.shipment_id FROM ins WHERE ins.shipment_id IS NOT NULL
-         ORDER BY 1 -- one lock order for every worker: no deadlock
+        SELECT DISTINCT x.shipment_id
+          FROM (SELECT ins_r.shipment_id FROM ins_r UNION ALL
+                SELECT ins_e.shipment_id FROM ins_e) x
+         WHERE x.shipment_id IS NOT NULL
+         ORDER BY 1 -- one lock order for every connection: no deadlock
         ON CONFLICT (shipment_id) DO UPDATE SET queued_at = now())
-    SELECT count(*) INTO n FROM ins;
-    RETURN QUERY SELECT n::integer, 'events'::text;
+    SELECT (SELECT count(*) FROM ins_r), (SELECT count(*) FROM ins_e) INTO n, ne;
+    RETURN QUERY SELECT n::integer, 'readings'::text;
+    RETURN QUERY SELECT ne::integer, 'events'::text;
 
     INSERT INTO coldtrace.dead_letters (device_id, seq, digest, received_at, topic, reason,
             detail, scope, payload)

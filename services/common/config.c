@@ -32,6 +32,7 @@ const struct config_entry config_table[] = {
 	I(mqtt_keepalive_s, "30", "MQTT keepalive, seconds"),
 	S(mqtt_share_group, "", "MQTT v5 shared-subscription group for horizontal workers; empty: none"),
 	S(topic_prefix, "coldtrace/v1", "topic prefix of the device protocol"),
+	I(db_lanes, "2", "database connections committing batches in parallel; a device always uses the same one"),
 	I(batch_max_records, "5000", "records per database transaction at most"),
 	I(batch_max_ms, "100", "a batch is committed at the latest this long after its first record"),
 	I(max_pending_bytes, "33554432", "memory held for uncommitted messages before reading stops"),

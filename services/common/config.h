@@ -23,6 +23,7 @@ struct config {
 	long mqtt_keepalive_s;
 	char *mqtt_share_group;
 	char *topic_prefix;
+	long db_lanes;
 	long batch_max_records;
 	long batch_max_ms;
 	long max_pending_bytes;
