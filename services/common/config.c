@@ -62,7 +62,7 @@ const struct config_entry config_table[] = {
 	I(api_max_connections, "1024", "concurrent connections coldtrace-api accepts at most"),
 	I(api_per_ip_connections, "0", "concurrent connections per client address at most; 0: no limit"),
 	I(api_token_cache_s, "30", "how long a checked API token is trusted before the database is asked again"),
-	I(api_public_cache_ms, "2000", "how long public provenance responses are cached in memory; 0: never"),
+	I(api_public_cache_ms, "10000", "how long public provenance responses are cached in memory; 0: never"),
 	S(api_db_role, "coldtrace_api", "database role the API's statements run as (must not bypass row-level security)"),
 	S(api_tls_certfile, "", "PEM certificate (chain) coldtrace-api serves HTTPS with; empty: plain HTTP"),
 	S(api_tls_keyfile, "", "PEM private key of api_tls_certfile"),
