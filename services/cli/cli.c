@@ -19,6 +19,7 @@
 #include "config.h"
 #include "db.h"
 #include "gs1.h"
+#include "trace.h"
 #include "ts.h"
 
 static const char *const sql_json_type = "SELECT json_typeof($1::json)";
@@ -397,4 +398,16 @@ out:
 	if (rc < 0)
 		unlink(path);
 	return rc;
+}
+
+int cli_parse_lot(const struct cli_cmd *cmd, const char *what, const char *arg, char gtin[15],
+		  char *lot, size_t lotcap)
+{
+	char why[160];
+
+	if (trace_parse_lot(arg, gtin, lot, lotcap, why, sizeof(why)) < 0) {
+		cli_usage(cmd, "%s '%s': %s", what, arg, why);
+		return -1;
+	}
+	return 0;
 }

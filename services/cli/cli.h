@@ -70,6 +70,12 @@ int cli_exists(struct db *db, const char *sql, const char *param, int *found);
  * broker (broker_auth_sync). 0 when done or not configured, -1 (printed) on failure. */
 int cli_broker_sync(const struct cli_cmd *cmd, struct db *db);
 
+/* Parses a lot argument (GTIN/LOT or a GS1 Digital Link, services/common/trace.h) into the
+ * 14-digit GTIN and the lot code, or prints why not, naming `what` (e.g. "--lot"), and
+ * returns -1 (a usage error). */
+int cli_parse_lot(const struct cli_cmd *cmd, const char *what, const char *arg, char gtin[15],
+		  char *lot, size_t lotcap);
+
 /* Reads all of path into a malloc'd *buf (caller frees). 0, or -1 after printing why. */
 int cli_read_file(const struct cli_cmd *cmd, const char *path, char **buf, size_t *len);
 /* Writes buf to path (created, never replaced) or to standard output for "-". 0, or -1

@@ -150,19 +150,6 @@ static void array_end(char *buf, size_t cap, size_t *len)
 	}
 }
 
-/* Parses a LOT argument, or prints why not (naming what) and returns -1. */
-static int parse_lot(const struct cli_cmd *cmd, const char *what, const char *arg,
-		     char gtin[15], char *lot, size_t lotcap)
-{
-	char why[160];
-
-	if (trace_parse_lot(arg, gtin, lot, lotcap, why, sizeof(why)) < 0) {
-		cli_usage(cmd, "%s '%s': %s", what, arg, why);
-		return -1;
-	}
-	return 0;
-}
-
 /* 1 when s is a positive decimal quantity (digits with at most one '.'). */
 static int qty_ok(const char *s)
 {
@@ -220,7 +207,7 @@ static int add_item(const struct cli_cmd *cmd, const char *opt, const char *arg,
 		return -1;
 	}
 	it = &list->items[list->n];
-	if (parse_lot(cmd, opt, item, it->gtin, it->lot, sizeof(it->lot)) < 0)
+	if (cli_parse_lot(cmd, opt, item, it->gtin, it->lot, sizeof(it->lot)) < 0)
 		return -1;
 	it->has_qty = qty != NULL;
 	if (qty && !qty_ok(qty)) {
@@ -584,7 +571,7 @@ int cmd_lot_harvest(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one LOT (GTIN/LOT or a Digital Link URI)");
-	if (parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
+	if (cli_parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
 		return CLI_USAGE;
 	if (gln_arg(cmd, "--farm", farm) < 0 || time_arg(cmd, "--at", at, tz) < 0 ||
 	    (end && time_arg(cmd, "--end", end, etz) < 0))
@@ -638,7 +625,7 @@ int cmd_lot_cool(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one LOT (GTIN/LOT or a Digital Link URI)");
-	if (parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
+	if (cli_parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
 		return CLI_USAGE;
 	if (gln_arg(cmd, "--at", site) < 0 || time_arg(cmd, "--start", start, tz) < 0)
 		return CLI_USAGE;
@@ -850,7 +837,7 @@ int cmd_lot_show(const struct cli_cmd *cmd, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one LOT (GTIN/LOT or a Digital Link URI)");
-	if (parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
+	if (cli_parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
 		return CLI_USAGE;
 	if (cli_connect(&db) < 0)
 		return CLI_FAIL;
@@ -909,7 +896,7 @@ int cmd_lot_publish(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one LOT (GTIN/LOT or a Digital Link URI)");
-	if (parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
+	if (cli_parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
 		return CLI_USAGE;
 	if (cli_connect(&db) < 0)
 		return CLI_FAIL;

@@ -82,7 +82,7 @@ int cmd_report(const struct cli_cmd *cmd, int argc, char **argv)
 	struct trace_scope scope = {0};
 	enum report_format format;
 	unsigned char sk[crypto_sign_SECRETKEYBYTES];
-	char gtin[15], lot[64], why[200];
+	char gtin[15], lot[64];
 	struct db *db = NULL;
 	char *doc = NULL;
 	size_t len = 0;
@@ -93,8 +93,8 @@ int cmd_report(const struct cli_cmd *cmd, int argc, char **argv)
 	if (report_format_parse(a.format_name, &format) < 0)
 		return cli_usage(cmd, "--format '%s': expected html, csv or epcis", a.format_name);
 	if (a.lot_arg) {
-		if (trace_parse_lot(a.lot_arg, gtin, lot, sizeof(lot), why, sizeof(why)) < 0)
-			return cli_usage(cmd, "--lot '%s': %s", a.lot_arg, why);
+		if (cli_parse_lot(cmd, "--lot", a.lot_arg, gtin, lot, sizeof(lot)) < 0)
+			return CLI_USAGE;
 		scope.gtin = gtin;
 		scope.lot = lot;
 	} else {

@@ -115,18 +115,6 @@ static const char *const sql_recall_csv =
 	"  || E'\\r\\n'"
 	"  FROM (SELECT $1::jsonb AS d) t";
 
-static int parse_lot(const struct cli_cmd *cmd, const char *what, const char *arg,
-		     char gtin[15], char *lot, size_t lotcap)
-{
-	char why[160];
-
-	if (trace_parse_lot(arg, gtin, lot, lotcap, why, sizeof(why)) < 0) {
-		cli_usage(cmd, "%s '%s': %s", what, arg, why);
-		return -1;
-	}
-	return 0;
-}
-
 static int date_ok(const char *s)
 {
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -163,7 +151,7 @@ int cmd_trace_lot(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage(cmd, "expected one LOT (GTIN/LOT or a Digital Link URI)");
-	if (parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
+	if (cli_parse_lot(cmd, "LOT", argv[optind], gtin, lot, sizeof(lot)) < 0)
 		return CLI_USAGE;
 	if (cli_connect(&db) < 0)
 		return CLI_FAIL;
@@ -238,7 +226,7 @@ int cmd_trace_recall(const struct cli_cmd *cmd, int argc, char **argv)
 	} else {
 		if (from || to)
 			return cli_usage(cmd, "--from/--to go with --farm");
-		if (parse_lot(cmd, "--lot", lotarg, gtin, lot, sizeof(lot)) < 0)
+		if (cli_parse_lot(cmd, "--lot", lotarg, gtin, lot, sizeof(lot)) < 0)
 			return CLI_USAGE;
 	}
 	if (cli_connect(&db) < 0)
