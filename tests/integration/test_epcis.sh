@@ -132,8 +132,10 @@ done
 assert_eq "broken documents stored nothing" "$before" "$(events_count)"
 assert_eq "the good event before a bad one is not stored either" 0 \
 	"$(sql "SELECT count(*) FROM coldtrace.trace_items WHERE epc = 'urn:epc:id:sscc:9521234.0000000002' OR sscc = '095212340000000013' AND event_id IN (SELECT id FROM coldtrace.trace_events WHERE document LIKE '%invalid%')")"
+args=()
+[ "$HAVE_SHARED" = 1 ] || args=(--no-schema)
 assert_match "libxml2 prints nothing of its own on stderr" "^$FIX/invalid/billion-laughs.xml:[0-9]+: DOCTYPE" \
-	"$(coldtrace epcis import "$FIX/invalid/billion-laughs.xml" 2>&1 >/dev/null | tr '\n' ' ')"
+	"$(coldtrace epcis import "${args[@]}" "$FIX/invalid/billion-laughs.xml" 2>&1 >/dev/null | tr '\n' ' ')"
 
 # ---- export of a lot: round trip ---------------------------------------------------------
 if [ "$HAVE_SHARED" = 1 ]; then
