@@ -411,3 +411,20 @@ int cli_parse_lot(const struct cli_cmd *cmd, const char *what, const char *arg, 
 	}
 	return 0;
 }
+
+int cli_date_ok(const char *s)
+{
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	return 1;
+}
+
+int cli_print_json(struct db *db, const char *json, const char *text_sql, int as_json)
+{
+	const char *sql = as_json || !text_sql ? "SELECT $1::json" : text_sql;
+
+	return cli_print_query(db, sql, 1, &json, as_json) == 0 ? CLI_OK : CLI_FAIL;
+}

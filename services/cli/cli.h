@@ -50,6 +50,11 @@ int cli_connect(struct db **out);
 int cli_print_query(struct db *db, const char *sql, int n, const char *const *params,
 		    int as_json);
 
+/* Prints a JSON document built by a module (e.g. qa.c, trace.c): as is with as_json, else
+ * rendered by text_sql (one parameter, the document; one row, one json column) or, when
+ * text_sql is NULL, by cli_print_query's generic text rendering. Returns a CLI_ code. */
+int cli_print_json(struct db *db, const char *json, const char *text_sql, int as_json);
+
 /* Reads the password from the first line of path ("-": standard input) into buf, without
  * its line end. Refuses an empty password or one longer than cap - 1. 0 or -1 (printed). */
 int cli_read_password(const struct cli_cmd *cmd, const char *path, char *buf, size_t cap);
@@ -60,6 +65,8 @@ int cli_name_ok(const char *s);
 int cli_text_ok(const char *s, size_t max);
 /* 1 when s is an RFC 3339 time with an offset ("2026-11-22T03:00:00Z", "…+08:00"). */
 int cli_time_ok(const char *s);
+/* 1 when s looks like a date, YYYY-MM-DD (PostgreSQL checks the calendar). */
+int cli_date_ok(const char *s);
 /* 1 when s is 13 digits with a correct GS1 check digit. */
 int cli_gln_ok(const char *s);
 

@@ -87,7 +87,6 @@ static const char *const sql_lot_show_text =
 	"        'origin', e->>'origin', 'id', e->>'id')) FROM jsonb_array_elements(d->'events') e),"
 	"        '[]'::json))"
 	"  FROM (SELECT $1::jsonb AS d) x";
-static const char *const sql_document = "SELECT $1::json";
 static const char *const sql_publish =
 	"UPDATE coldtrace.lots SET public = $3::boolean WHERE gtin = $1 AND lot = $2 RETURNING 1";
 
@@ -165,17 +164,6 @@ static int qty_ok(const char *s)
 			return 0;
 	}
 	return digits > 0 && digits <= 18 && nonzero && s[0] != '.' && s[strlen(s) - 1] != '.';
-}
-
-/* 1 when s looks like YYYY-MM-DD (PostgreSQL checks the calendar). */
-static int date_ok(const char *s)
-{
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	return 1;
 }
 
 /* 1 when s is a UN/ECE unit code as EPCIS uses them (KGM, CS, H87): 1-3 of [A-Z0-9]. */
@@ -502,7 +490,7 @@ int cmd_lot_cert_add(const struct cli_cmd *cmd, int argc, char **argv)
 		return cli_usage(cmd, "--number is required: 1-64 characters");
 	if (issuer && !cli_text_ok(issuer, 200))
 		return cli_usage(cmd, "--issuer: 1-200 characters");
-	if ((from && !date_ok(from)) || (to && !date_ok(to)))
+	if ((from && !cli_date_ok(from)) || (to && !cli_date_ok(to)))
 		return cli_usage(cmd, "--valid-from/--valid-to are dates: YYYY-MM-DD");
 	if (from && to && strcmp(from, to) > 0)
 		return cli_usage(cmd, "--valid-from %s is after --valid-to %s", from, to);
@@ -728,7 +716,7 @@ static int transform(const struct cli_cmd *cmd, int argc, char **argv, int pack)
 		return CLI_USAGE;
 	if (uom && !uom_ok(uom))
 		return cli_usage(cmd, "--uom '%s' is not a UN/ECE unit code such as CS or KGM", uom);
-	if (best && !date_ok(best))
+	if (best && !cli_date_ok(best))
 		return cli_usage(cmd, "--best-before '%s' is not a date YYYY-MM-DD", best);
 	if (list_arrays(&in, NULL, ig, il, iq, iu, CAP) < 0 ||
 	    list_arrays(&out, uom, og, ol, oq, ou, CAP) < 0)
@@ -849,13 +837,7 @@ int cmd_lot_show(const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	if (got < 0)
 		goto out;
-	{
-		const char *p[1] = {json};
-
-		if (cli_print_query(db, as_json ? sql_document : sql_lot_show_text, 1, p,
-				    as_json) == 0)
-			rc = CLI_OK;
-	}
+	rc = cli_print_json(db, json, sql_lot_show_text, as_json);
 out:
 	free(json);
 	db_free(db);

@@ -21,8 +21,6 @@
 #include "qa.h"
 
 /* Renders a document the qa module returned, through PostgreSQL like every listing. */
-static const char *const sql_document = "SELECT $1::json";
-
 static const char *const target_forms = "excursion:N, gap:N, shipment or lot:GTIN/LOT";
 
 struct actor {
@@ -85,11 +83,6 @@ static int report(const struct cli_cmd *cmd, const struct qa_err *err, const str
 	return cli_fail(cmd, "%s", err->message);
 }
 
-static int print_document(struct db *db, const char *json, int as_json)
-{
-	return cli_print_query(db, sql_document, 1, &json, as_json) == 0 ? CLI_OK : CLI_FAIL;
-}
-
 int cmd_qa_list(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,7 +122,7 @@ int cmd_qa_list(const struct cli_cmd *cmd, int argc, char **argv)
 	if (qa_open_items_json(db, shipment, all, &json, &err) < 0)
 		rc = report(cmd, &err, NULL);
 	else
-		rc = print_document(db, json, as_json);
+		rc = cli_print_json(db, json, NULL, as_json);
 	free(json);
 	db_free(db);
 	return rc;
@@ -162,7 +155,7 @@ int cmd_qa_show(const struct cli_cmd *cmd, int argc, char **argv)
 	if (qa_shipment_json(db, id, &json, &err) < 0)
 		rc = report(cmd, &err, NULL);
 	else
-		rc = print_document(db, json, as_json);
+		rc = cli_print_json(db, json, NULL, as_json);
 	free(json);
 	db_free(db);
 	return rc;
@@ -203,7 +196,7 @@ int cmd_qa_audit(const struct cli_cmd *cmd, int argc, char **argv)
 	if (qa_audit_json(db, shipment, &json, &err) < 0)
 		rc = report(cmd, &err, NULL);
 	else
-		rc = print_document(db, json, as_json);
+		rc = cli_print_json(db, json, NULL, as_json);
 	free(json);
 	db_free(db);
 	return rc;
@@ -270,7 +263,7 @@ static int act(const struct cli_cmd *cmd, const char *action, int argc, char **a
 	if (qa_act(db, &a, &json, &err) < 0)
 		rc = report(cmd, &err, &who);
 	else
-		rc = print_document(db, json, as_json);
+		rc = cli_print_json(db, json, NULL, as_json);
 	free(json);
 	db_free(db);
 	return rc;

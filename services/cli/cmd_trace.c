@@ -16,7 +16,6 @@
 
 #define LOT_MAX 64
 
-static const char *const sql_document = "SELECT $1::json";
 static const char *const sql_site_exists = "SELECT 1 FROM coldtrace.sites WHERE gln = $1";
 
 /* "GTIN/LOT", a lot's label in text tables. */
@@ -115,25 +114,6 @@ static const char *const sql_recall_csv =
 	"  || E'\\r\\n'"
 	"  FROM (SELECT $1::jsonb AS d) t";
 
-static int date_ok(const char *s)
-{
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	return 1;
-}
-
-static int print_doc(struct db *db, const char *text_sql, const char *json, int as_json)
-{
-	const char *p[1] = {json};
-
-	return cli_print_query(db, as_json ? sql_document : text_sql, 1, p, as_json) == 0
-		       ? CLI_OK
-		       : CLI_FAIL;
-}
-
 int cmd_trace_lot(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -159,7 +139,7 @@ int cmd_trace_lot(const struct cli_cmd *cmd, int argc, char **argv)
 	if (got == TRACE_NOT_FOUND)
 		cli_fail(cmd, "lot %s/%s not found", gtin, lot);
 	else if (got == 0)
-		rc = print_doc(db, sql_trace_text, json, as_json);
+		rc = cli_print_json(db, json, sql_trace_text, as_json);
 	free(json);
 	db_free(db);
 	return rc;
@@ -216,7 +196,7 @@ int cmd_trace_recall(const struct cli_cmd *cmd, int argc, char **argv)
 			return cli_usage(cmd, "--farm '%s' is not a GLN: 13 digits with a valid GS1 "
 					      "check digit",
 					 farm);
-		if (!from || !to || !date_ok(from) || !date_ok(to))
+		if (!from || !to || !cli_date_ok(from) || !cli_date_ok(to))
 			return cli_usage(cmd, "--farm needs --from DATE and --to DATE (YYYY-MM-DD, "
 					      "harvest days, inclusive)");
 		if (strcmp(from, to) > 0)
@@ -255,7 +235,7 @@ int cmd_trace_recall(const struct cli_cmd *cmd, int argc, char **argv)
 		}
 		db_res_free(r);
 	} else if (got == 0) {
-		rc = print_doc(db, sql_recall_text, json, as_json);
+		rc = cli_print_json(db, json, sql_recall_text, as_json);
 	}
 out:
 	free(json);
